@@ -1,0 +1,3 @@
+from kmsdoctor.cli import main
+
+main()

@@ -1,0 +1,222 @@
+"""The command line. Thin on purpose: parse options, call one stage after another, print.
+
+Nothing here imports boto3 at module level, so `kmsdoctor --help` and `kmsdoctor explain` stay
+fast and work without AWS libraries being loaded.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kmsdoctor.errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+
+app = typer.Typer(
+    name="kmsdoctor",
+    help="Find which lock is shut when a cross-account read of an SSE-KMS S3 object is denied.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class Operation(StrEnum):
+    read = "read"
+    write = "write"
+
+
+SourceProfile = Annotated[
+    str | None,
+    typer.Option(help="Profile for account A, which owns the bucket and the KMS key."),
+]
+TargetProfile = Annotated[
+    str | None,
+    typer.Option(help="Profile for account B, the caller's account (or the caller itself)."),
+]
+Bucket = Annotated[str, typer.Option(help="The bucket name (not an ARN).")]
+ObjectKey = Annotated[str | None, typer.Option("--key", help="The object key that is denied.")]
+RoleArns = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--role-arn",
+        help="A role in B to check instead of the target profile's own identity. Repeatable.",
+    ),
+]
+Region = Annotated[str | None, typer.Option(help="Region of the bucket and key.")]
+OperationOpt = Annotated[
+    Operation, typer.Option(help="read: GetObject + kms:Decrypt; write: PutObject + GenerateDataKey.")
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="text for people, json for scripts.")]
+DebugOpt = Annotated[bool, typer.Option(help="Log each AWS call (never credentials or data).")]
+
+
+def _collect_request(
+    source_profile: str | None,
+    target_profile: str | None,
+    bucket: str,
+    key: str | None,
+    role_arn: list[str] | None,
+    region: str | None,
+    operation: Operation,
+):
+    from kmsdoctor.collect import CollectRequest
+
+    return CollectRequest(
+        source_profile=source_profile,
+        target_profile=target_profile,
+        bucket=bucket,
+        key=key,
+        role_arns=list(role_arn or []),
+        region=region,
+        operation=operation.value,
+    )
+
+
+def _setup_logging(debug: bool) -> None:
+    if debug:
+        from kmsdoctor.logs import enable_debug_logging
+
+        enable_debug_logging()
+
+
+@app.command()
+def collect(
+    bucket: Bucket,
+    output: Annotated[Path, typer.Option(help="Where to write the snapshot JSON.")],
+    source_profile: SourceProfile = None,
+    target_profile: TargetProfile = None,
+    key: ObjectKey = None,
+    role_arn: RoleArns = None,
+    region: Region = None,
+    operation: OperationOpt = Operation.read,
+    debug: DebugOpt = False,
+) -> None:
+    """Read both accounts' configuration into one snapshot file (read-only)."""
+    _setup_logging(debug)
+    from kmsdoctor.collect import collect_snapshot
+
+    request = _collect_request(
+        source_profile, target_profile, bucket, key, role_arn, region, operation
+    )
+    snapshot = collect_snapshot(request)
+    try:
+        output.write_text(snapshot.to_json(), encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}") from None
+    typer.echo(f"snapshot written to {output}", err=True)
+
+
+@app.command()
+def analyze(
+    snapshot_file: Annotated[Path, typer.Argument(help="A snapshot written by `collect`.")],
+    output_format: FormatOpt = OutputFormat.text,
+) -> None:
+    """Diagnose offline from a snapshot file. No AWS access."""
+    from kmsdoctor.analyze import analyze_snapshot
+    from kmsdoctor.report import emit
+    from kmsdoctor.snapshot import Snapshot, SnapshotError
+
+    try:
+        text = snapshot_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {snapshot_file}: {exc}") from None
+    try:
+        snapshot = Snapshot.from_json(text)
+    except SnapshotError as exc:
+        raise UsageError(f"{snapshot_file}: {exc}") from None
+    diagnosis = analyze_snapshot(snapshot)
+    raise typer.Exit(emit(diagnosis, output_format.value))
+
+
+@app.command()
+def diagnose(
+    bucket: Bucket,
+    source_profile: SourceProfile = None,
+    target_profile: TargetProfile = None,
+    key: ObjectKey = None,
+    role_arn: RoleArns = None,
+    region: Region = None,
+    operation: OperationOpt = Operation.read,
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help="Analyse policies only; make no calls as the caller.")
+    ] = False,
+    probe_decrypt: Annotated[
+        bool,
+        typer.Option(help="Also run a kms:Decrypt round trip (A encrypts a random value)."),
+    ] = False,
+    cloudtrail: Annotated[
+        bool, typer.Option(help="Look up recent denied KMS events in both accounts' CloudTrail.")
+    ] = False,
+    output_format: FormatOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Collect, probe as the caller, analyse, and say which lock is shut and how to open it."""
+    _setup_logging(debug)
+    from kmsdoctor.diagnose import DiagnoseOptions, run_diagnosis
+    from kmsdoctor.report import emit
+
+    request = _collect_request(
+        source_profile, target_profile, bucket, key, role_arn, region, operation
+    )
+    options = DiagnoseOptions(probe=not no_probe, probe_decrypt=probe_decrypt, cloudtrail=cloudtrail)
+    diagnosis = run_diagnosis(request, options)
+    raise typer.Exit(emit(diagnosis, output_format.value))
+
+
+@app.command()
+def explain(
+    message: Annotated[
+        str | None,
+        typer.Argument(help="The error message; read from stdin when omitted or '-'."),
+    ] = None,
+    output_format: FormatOpt = OutputFormat.text,
+) -> None:
+    """Read an AccessDenied or KMS error message and say which lock it names. No AWS access."""
+    from kmsdoctor.explain import emit_explanation, explain_message
+
+    if message is None or message == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("explain: give the error message as an argument or on stdin")
+        message = sys.stdin.read()
+    if not message.strip():
+        raise UsageError("explain: the error message is empty")
+    raise typer.Exit(emit_explanation(explain_message(message), output_format.value))
+
+
+def main() -> None:
+    """Console entry point: contract exit codes, one line on error, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except UsageError as exc:
+        typer.echo(f"kmsdoctor: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("kmsdoctor: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # click usage errors and anything unexpected
+        _exit_on_unexpected(exc)
+
+
+def _exit_on_unexpected(exc: Exception) -> None:
+    import click
+
+    if isinstance(exc, click.exceptions.Abort):
+        typer.echo("kmsdoctor: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if isinstance(exc, click.ClickException):
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    # A bug of ours: still one line, with the type, and never the locals of a frame.
+    typer.echo(f"kmsdoctor: internal error: {type(exc).__name__}: {exc}", err=True)
+    sys.exit(EXIT_USAGE)
