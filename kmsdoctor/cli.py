@@ -53,9 +53,13 @@ RoleArns = Annotated[
 ]
 Region = Annotated[str | None, typer.Option(help="Region of the bucket and key.")]
 OperationOpt = Annotated[
-    Operation, typer.Option(help="read: GetObject + kms:Decrypt; write: PutObject + GenerateDataKey.")
+    Operation,
+    typer.Option(help="read: GetObject + kms:Decrypt. write: PutObject + GenerateDataKey."),
 ]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="text for people, json for scripts.")]
+FormatOpt = Annotated[
+    OutputFormat,
+    typer.Option("--format", help="text for people, json for scripts."),
+]
 DebugOpt = Annotated[bool, typer.Option(help="Log each AWS call (never credentials or data).")]
 
 
@@ -167,7 +171,9 @@ def diagnose(
     request = _collect_request(
         source_profile, target_profile, bucket, key, role_arn, region, operation
     )
-    options = DiagnoseOptions(probe=not no_probe, probe_decrypt=probe_decrypt, cloudtrail=cloudtrail)
+    options = DiagnoseOptions(
+        probe=not no_probe, probe_decrypt=probe_decrypt, cloudtrail=cloudtrail
+    )
     diagnosis = run_diagnosis(request, options)
     raise typer.Exit(emit(diagnosis, output_format.value))
 

@@ -368,7 +368,9 @@ def _load(tp: Any, data: Any, where: str, typevars: dict[Any, Any] | None = None
         return {str(k): _load(args[1], v, f"{where}.{k}", typevars) for k, v in data.items()}
     if origin is not None and dataclasses.is_dataclass(origin):
         params = getattr(origin, "__parameters__", ())
-        return _load_dataclass(origin, data, where, {**typevars, **dict(zip(params, args))})
+        return _load_dataclass(
+            origin, data, where, {**typevars, **dict(zip(params, args, strict=False))}
+        )
     if dataclasses.is_dataclass(tp):
         return _load_dataclass(tp, data, where, typevars)
     if tp is bool:
