@@ -52,6 +52,14 @@ RoleArns = Annotated[
     ),
 ]
 Region = Annotated[str | None, typer.Option(help="Region of the bucket and key.")]
+KmsKey = Annotated[
+    str | None,
+    typer.Option(
+        "--kms-key",
+        help="The KMS key to check (ARN, id or alias in A), e.g. from the AccessDenied message. "
+        "The key recorded on the object still wins when the object can be read.",
+    ),
+]
 OperationOpt = Annotated[
     Operation,
     typer.Option(help="read: GetObject + kms:Decrypt. write: PutObject + GenerateDataKey."),
@@ -71,6 +79,7 @@ def _collect_request(
     role_arn: list[str] | None,
     region: str | None,
     operation: Operation,
+    kms_key: str | None = None,
 ):
     from kmsdoctor.collect import CollectRequest
 
@@ -82,6 +91,7 @@ def _collect_request(
         role_arns=list(role_arn or []),
         region=region,
         operation=operation.value,
+        kms_key=kms_key,
     )
 
 
@@ -102,6 +112,7 @@ def collect(
     role_arn: RoleArns = None,
     region: Region = None,
     operation: OperationOpt = Operation.read,
+    kms_key: KmsKey = None,
     debug: DebugOpt = False,
 ) -> None:
     """Read both accounts' configuration into one snapshot file (read-only)."""
@@ -109,7 +120,7 @@ def collect(
     from kmsdoctor.collect import collect_snapshot
 
     request = _collect_request(
-        source_profile, target_profile, bucket, key, role_arn, region, operation
+        source_profile, target_profile, bucket, key, role_arn, region, operation, kms_key
     )
     snapshot = collect_snapshot(request)
     try:
@@ -150,6 +161,7 @@ def diagnose(
     role_arn: RoleArns = None,
     region: Region = None,
     operation: OperationOpt = Operation.read,
+    kms_key: KmsKey = None,
     no_probe: Annotated[
         bool, typer.Option("--no-probe", help="Analyse policies only; make no calls as the caller.")
     ] = False,
@@ -169,7 +181,7 @@ def diagnose(
     from kmsdoctor.report import emit
 
     request = _collect_request(
-        source_profile, target_profile, bucket, key, role_arn, region, operation
+        source_profile, target_profile, bucket, key, role_arn, region, operation, kms_key
     )
     options = DiagnoseOptions(
         probe=not no_probe, probe_decrypt=probe_decrypt, cloudtrail=cloudtrail

@@ -187,7 +187,8 @@ class KeyInfo:
     """The KMS key that matters: the object's, else the bucket default's."""
 
     reference: str  # as found: key ARN, key id, alias name or alias ARN
-    found_on: Literal["object", "bucket_default"]
+    # "request": given with --kms-key, used when the object's key could not be read
+    found_on: Literal["object", "request", "bucket_default"]
     arn: str | None  # resolved key ARN, None when it could not be resolved
     metadata: Fetched[KeyMetadata]
     policy: Fetched[NamedPolicy]

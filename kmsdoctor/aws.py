@@ -1,0 +1,360 @@
+"""The only place kmsdoctor makes boto3 sessions and clients, and the only way it calls AWS.
+
+Three guarantees live here, so no collector or probe can forget them:
+
+- read-only: every client refuses, before anything is signed or sent, any operation that is not
+  on `ALLOWED_OPERATIONS` (a `before-call` handler raises `OperationNotAllowed`);
+- resilient: `call()` retries throttling and transient failures with exponential backoff
+  (tenacity; botocore's own retries are off so the two do not multiply), and turns every other
+  failure into a `CallError` the collectors record as *unknown*;
+- clear: credential problems (unknown profile, expired token, SSO login needed, no credentials)
+  become one `UsageError` line, exit 2, with no credential in it.
+
+Standard AWS behaviour is kept: profiles, SSO, environment credentials, and `AWS_ENDPOINT_URL`
+(read by botocore itself; kmsdoctor never passes an endpoint).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.exceptions as bce
+from botocore import xform_name
+from botocore.config import Config
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from kmsdoctor import __version__
+from kmsdoctor.errors import UsageError
+from kmsdoctor.logs import AWS_LOGGER
+from kmsdoctor.snapshot import CallError
+
+log = logging.getLogger(AWS_LOGGER)
+
+# Every AWS operation kmsdoctor may make, as "service:Operation". Exact on purpose: what the
+# collectors call, plus the named calls of the probe (made as the caller) and the CloudTrail
+# lookup. Nothing here changes anything in either account: kms:Encrypt only encrypts a random
+# value in memory for the opt-in Decrypt round trip, and s3:GetObject reads one byte.
+ALLOWED_OPERATIONS: frozenset[str] = frozenset(
+    {
+        # identity of each profile; AssumeRole for the probe as a --role-arn
+        "sts:GetCallerIdentity",
+        "sts:AssumeRole",
+        # the bucket and the object (account A)
+        "s3:GetBucketLocation",
+        "s3:GetBucketPolicy",
+        "s3:GetBucketEncryption",
+        "s3:GetBucketOwnershipControls",
+        "s3:GetPublicAccessBlock",
+        "s3:GetBucketAcl",
+        "s3:HeadObject",
+        "s3:GetObjectAcl",
+        "s3:GetObject",  # probe: Range bytes=0-0, discarded
+        # the key (account A)
+        "kms:DescribeKey",
+        "kms:GetKeyPolicy",
+        "kms:ListGrants",
+        "kms:ListAliases",
+        "kms:Encrypt",  # opt-in probe: A encrypts a random value
+        "kms:Decrypt",  # opt-in probe: the caller decrypts it
+        # the organization: SCPs over B, RCPs over A
+        "organizations:DescribeOrganization",
+        "organizations:DescribeOrganizationalUnit",
+        "organizations:ListParents",
+        "organizations:ListPoliciesForTarget",
+        "organizations:DescribePolicy",
+        # the caller's IAM (account B)
+        "iam:GetRole",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:GetUser",
+        "iam:ListUserPolicies",
+        "iam:GetUserPolicy",
+        "iam:ListAttachedUserPolicies",
+        "iam:ListGroupsForUser",
+        "iam:ListGroupPolicies",
+        "iam:GetGroupPolicy",
+        "iam:ListAttachedGroupPolicies",
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+        # VPC endpoints for S3 and KMS in B
+        "ec2:DescribeVpcEndpoints",
+        # where a denial is recorded
+        "cloudtrail:LookupEvents",
+    }
+)
+
+CONNECT_TIMEOUT_S = 5
+READ_TIMEOUT_S = 10
+ATTEMPTS = 4  # one call plus three retries on throttling / transient errors
+# Exponential backoff with jitter: ~0.25 s, 0.5 s, 1 s. Module-level so tests can shorten it.
+RETRY_WAIT = wait_exponential_jitter(initial=0.25, max=4, jitter=0.25)
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "ProvisionedThroughputExceededException",
+    }
+)
+# Error codes that mean "these credentials are no good", whatever the operation: nothing else
+# can succeed either, so the run ends with one line instead of a snapshot full of unknowns.
+CREDENTIAL_ERROR_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "InvalidAccessKeyId",
+        "InvalidToken",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "RequestExpired",
+    }
+)
+# botocore connection failures, recorded with these codes once retries are exhausted.
+_CONNECTION_ERRORS = (bce.ConnectionError, bce.HTTPClientError)
+CONNECTION_ERROR_CODES = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+        "ProxyConnectionError",
+        "SSLError",
+        "HTTPClientError",
+        "ConnectionError",
+    }
+)
+
+_SSO_ERRORS = (bce.SSOError, bce.TokenRetrievalError)
+
+# boto3 sessions are not thread-safe, clients are: client creation is serialised so workers may
+# create a client (e.g. KMS in the key's Region) while others are calling AWS.
+_CLIENT_LOCK = threading.Lock()
+
+
+class OperationNotAllowed(RuntimeError):
+    """A code path tried an AWS operation that is not on ALLOWED_OPERATIONS. A bug, never an
+    input problem: it is raised before the request is signed or sent."""
+
+
+class AwsCallFailed(Exception):
+    """An AWS call that had to succeed for the caller to go on (e.g. sts:AssumeRole for a probe)
+    failed; carries the recorded error."""
+
+    def __init__(self, error: CallError) -> None:
+        self.error = error
+        super().__init__(f"{error.operation} failed with {error.code}: {error.message}")
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """One AWS call's outcome: the response, or the error as the snapshot records it."""
+
+    operation: str  # "kms:GetKeyPolicy"
+    response: dict[str, Any] | None = None
+    error: CallError | None = None
+    http_status: int | None = None
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def code(self) -> str | None:
+        return self.error.code if self.error else None
+
+
+# --- sessions and clients ---------------------------------------------------------------------
+
+
+def session_for(profile: str | None, region: str | None) -> boto3.Session:
+    """A session with standard AWS resolution (profile, SSO, env); `region` overrides the
+    profile's Region. An unknown profile is a UsageError."""
+    try:
+        return boto3.Session(profile_name=profile, region_name=region)
+    except bce.ProfileNotFound:
+        raise UsageError(f"profile {profile!r} is not in your AWS config files") from None
+    except bce.BotoCoreError as exc:
+        raise _usage_error_for(exc, profile or "default") from None
+
+
+def profile_label(session: boto3.Session) -> str:
+    return session.profile_name or "default"
+
+
+def client(session: boto3.Session, service: str, region: str | None = None) -> Any:
+    """A client with short timeouts, botocore retries off (tenacity retries in `call`), and the
+    allow-list enforced on every operation."""
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        user_agent_extra=f"kmsdoctor/{__version__}",
+    )
+    label = profile_label(session)
+    with _CLIENT_LOCK:
+        try:
+            new_client = session.client(service, region_name=region, config=config)
+        except bce.BotoCoreError as exc:
+            raise _usage_error_for(exc, label) from None
+    new_client.meta.events.register("before-call", _refuse_unlisted_operations(service))
+    new_client._kmsdoctor_profile = label  # for one-line credential errors naming the profile
+    return new_client
+
+
+def _refuse_unlisted_operations(service: str):
+    def refuse(model: Any, **_: Any) -> None:
+        operation = f"{service}:{model.name}"
+        if operation not in ALLOWED_OPERATIONS:
+            raise OperationNotAllowed(
+                f"{operation} is not on kmsdoctor's allow-list of read-only operations"
+            )
+
+    return refuse
+
+
+def assume_role(
+    session: boto3.Session, role_arn: str, session_name: str = "kmsdoctor"
+) -> boto3.Session:
+    """A session as `role_arn`, assumed from `session` (no session policy, so the role's own
+    permissions are what the probe sees). Raises AwsCallFailed when AWS refuses."""
+    sts = client(session, "sts")
+    result = call(sts, "AssumeRole", RoleArn=role_arn, RoleSessionName=session_name)
+    if not result.ok:
+        assert result.error is not None
+        raise AwsCallFailed(result.error)
+    assert result.response is not None
+    creds = result.response["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=session.region_name,
+    )
+
+
+# --- calls --------------------------------------------------------------------------------------
+
+
+def call(aws_client: Any, operation: str, **params: Any) -> CallResult:
+    """Run one API call (`operation` as AWS names it, e.g. "GetKeyPolicy") with retries.
+
+    Returns the response, or the error as a CallError. Raises UsageError for credential
+    problems and OperationNotAllowed for an operation off the allow-list.
+    """
+    method = getattr(aws_client, xform_name(operation))
+    return _run(aws_client, operation, lambda: method(**params))
+
+
+def call_pages(aws_client: Any, operation: str, result_key: str, **params: Any) -> CallResult:
+    """Run a paginated List call to the end; the response is `{result_key: all items}`.
+
+    A throttled page restarts the listing (the retry wraps the whole walk), which keeps the
+    result consistent and costs little for the short lists kmsdoctor reads.
+    """
+    paginator = aws_client.get_paginator(xform_name(operation))
+
+    def walk() -> dict[str, Any]:
+        items: list[Any] = []
+        for page in paginator.paginate(**params):
+            items.extend(page.get(result_key, []))
+        return {result_key: items}
+
+    return _run(aws_client, operation, walk)
+
+
+def _run(aws_client: Any, operation: str, fn: Any) -> CallResult:
+    service = aws_client.meta.service_model.service_name
+    name = f"{service}:{operation}"
+    label = getattr(aws_client, "_kmsdoctor_profile", "default")
+    started = time.monotonic()
+    retrying = Retrying(
+        retry=retry_if_exception(_is_transient),
+        stop=stop_after_attempt(ATTEMPTS),
+        wait=RETRY_WAIT,
+        reraise=True,
+    )
+    attempts = 0
+    try:
+        for attempt in retrying:
+            with attempt:
+                attempts = attempt.retry_state.attempt_number
+                response = fn()
+    except bce.ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or "Unknown")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        _log(name, code, started, attempts)
+        if code in CREDENTIAL_ERROR_CODES:
+            raise UsageError(
+                f"AWS rejected the credentials of profile {label!r} ({code}); refresh them "
+                "(new keys, `aws sso login`, or re-assume the role) and retry"
+            ) from None
+        message = str(error.get("Message") or "")
+        return CallResult(
+            name, error=CallError(name, code, message), http_status=status, attempts=attempts
+        )
+    except _CONNECTION_ERRORS as exc:
+        code = type(exc).__name__
+        _log(name, code, started, attempts)
+        return CallResult(name, error=CallError(name, code, str(exc)), attempts=attempts)
+    except bce.ParamValidationError:
+        raise  # our bug, not the user's: let the CLI report it as internal
+    except bce.BotoCoreError as exc:
+        _log(name, type(exc).__name__, started, attempts)
+        raise _usage_error_for(exc, label) from None
+    _log(name, "ok", started, attempts)
+    response.pop("ResponseMetadata", None)
+    return CallResult(name, response=response, http_status=200, attempts=attempts)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, bce.ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return code in THROTTLING_CODES or status >= 500
+    return isinstance(exc, _CONNECTION_ERRORS)
+
+
+def _log(name: str, outcome: str, started: float, attempts: int) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        elapsed_ms = (time.monotonic() - started) * 1000
+        retries = f" after {attempts} attempts" if attempts > 1 else ""
+        log.debug("aws %s %s (%.0f ms%s)", name, outcome, elapsed_ms, retries)
+
+
+def _usage_error_for(exc: Exception, label: str) -> UsageError:
+    """One line for a credential or configuration problem; never the credentials themselves."""
+    if isinstance(exc, bce.ProfileNotFound):
+        return UsageError(f"profile {label!r} is not in your AWS config files")
+    if isinstance(exc, _SSO_ERRORS):
+        return UsageError(
+            f"the SSO session of profile {label!r} is missing or expired: "
+            f"run `aws sso login --profile {label}`"
+        )
+    if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError):
+        return UsageError(f"no usable AWS credentials for profile {label!r}")
+    if isinstance(exc, bce.CredentialRetrievalError):
+        provider = getattr(exc, "kwargs", {}).get("provider", "the credential provider")
+        return UsageError(f"cannot get credentials for profile {label!r} from {provider}")
+    if isinstance(exc, bce.NoRegionError):
+        return UsageError(
+            f"no Region for profile {label!r}: pass --region or set one in the profile"
+        )
+    if isinstance(exc, bce.InvalidConfigError | bce.InvalidRegionError):
+        return UsageError(f"invalid AWS configuration for profile {label!r}: {exc}")
+    return UsageError(f"AWS configuration problem for profile {label!r}: {type(exc).__name__}")

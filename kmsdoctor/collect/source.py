@@ -1,0 +1,237 @@
+"""Account A: the bucket, the object, and the KMS key that matters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from kmsdoctor.aws import CallResult, call, call_pages
+from kmsdoctor.collect.fetch import iso, parallel, parse_policy_document, to_fetched
+from kmsdoctor.errors import UsageError
+from kmsdoctor.snapshot import (
+    BucketEncryption,
+    BucketInfo,
+    Fetched,
+    Grant,
+    KeyInfo,
+    KeyMetadata,
+    NamedPolicy,
+    ObjectInfo,
+    PublicAccessBlock,
+)
+
+# S3 answers these when the configuration simply is not there: facts, not failures.
+NO_BUCKET_POLICY = {"NoSuchBucketPolicy"}
+NO_ENCRYPTION = {"ServerSideEncryptionConfigurationNotFoundError"}
+NO_OWNERSHIP_CONTROLS = {"OwnershipControlsNotFoundError"}
+NO_PUBLIC_ACCESS_BLOCK = {"NoSuchPublicAccessBlockConfiguration"}
+# HeadObject has no body, so a missing object is just "404".
+NO_OBJECT = {"404", "NoSuchKey", "NoSuchVersion"}
+# DescribeKey in the key's own account: the key does not exist (deleted, or a wrong id).
+NO_KEY = {"NotFoundException"}
+
+
+def _refuse_missing_bucket(results: list[CallResult], bucket: str, profile: str) -> None:
+    if any(r.code == "NoSuchBucket" for r in results):
+        raise UsageError(f"bucket {bucket} does not exist or is not visible to profile {profile}")
+
+
+def bucket_region(location: dict[str, Any]) -> str:
+    """GetBucketLocation's legacy answers: empty for us-east-1, "EU" for eu-west-1."""
+    constraint = location.get("LocationConstraint") or "us-east-1"
+    return "eu-west-1" if constraint == "EU" else constraint
+
+
+def collect_bucket(s3: Any, bucket: str, profile: str) -> BucketInfo:
+    location, policy, encryption, ownership, pab, acl = parallel(
+        lambda: call(s3, "GetBucketLocation", Bucket=bucket),
+        lambda: call(s3, "GetBucketPolicy", Bucket=bucket),
+        lambda: call(s3, "GetBucketEncryption", Bucket=bucket),
+        lambda: call(s3, "GetBucketOwnershipControls", Bucket=bucket),
+        lambda: call(s3, "GetPublicAccessBlock", Bucket=bucket),
+        lambda: call(s3, "GetBucketAcl", Bucket=bucket),
+    )
+    _refuse_missing_bucket([location, policy, encryption, ownership, pab, acl], bucket, profile)
+    return BucketInfo(
+        name=bucket,
+        arn=f"arn:aws:s3:::{bucket}",
+        region=to_fetched(location, bucket_region),
+        policy=to_fetched(
+            policy,
+            lambda r: NamedPolicy(
+                name="bucket policy", document=parse_policy_document(r["Policy"])
+            ),
+            NO_BUCKET_POLICY,
+        ),
+        encryption=to_fetched(encryption, _default_encryption, NO_ENCRYPTION),
+        ownership_controls=to_fetched(
+            ownership,
+            lambda r: r["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
+            NO_OWNERSHIP_CONTROLS,
+        ),
+        public_access_block=to_fetched(pab, _public_access_block, NO_PUBLIC_ACCESS_BLOCK),
+        acl_owner_id=to_fetched(acl, lambda r: r["Owner"]["ID"]),
+    )
+
+
+def _default_encryption(response: dict[str, Any]) -> BucketEncryption:
+    # A bucket has one default-encryption rule; S3 returns it as a one-element list.
+    rule = response["ServerSideEncryptionConfiguration"]["Rules"][0]
+    default = rule.get("ApplyServerSideEncryptionByDefault", {})
+    return BucketEncryption(
+        sse_algorithm=default.get("SSEAlgorithm", ""),
+        kms_master_key_id=default.get("KMSMasterKeyID"),
+        bucket_key_enabled=bool(rule.get("BucketKeyEnabled", False)),
+    )
+
+
+def _public_access_block(response: dict[str, Any]) -> PublicAccessBlock:
+    config = response["PublicAccessBlockConfiguration"]
+    return PublicAccessBlock(
+        block_public_acls=bool(config.get("BlockPublicAcls", False)),
+        ignore_public_acls=bool(config.get("IgnorePublicAcls", False)),
+        block_public_policy=bool(config.get("BlockPublicPolicy", False)),
+        restrict_public_buckets=bool(config.get("RestrictPublicBuckets", False)),
+    )
+
+
+def collect_object(s3: Any, bucket: str, key: str, profile: str) -> Fetched[ObjectInfo]:
+    head, acl = parallel(
+        lambda: call(s3, "HeadObject", Bucket=bucket, Key=key),
+        lambda: call(s3, "GetObjectAcl", Bucket=bucket, Key=key),
+    )
+    _refuse_missing_bucket([head, acl], bucket, profile)
+    acl_owner = to_fetched(acl, lambda r: r["Owner"]["ID"], NO_OBJECT)
+
+    def object_info(response: dict[str, Any]) -> ObjectInfo:
+        return ObjectInfo(
+            key=key,
+            arn=f"arn:aws:s3:::{bucket}/{key}",
+            version_id=response.get("VersionId"),
+            sse_algorithm=response.get("ServerSideEncryption"),
+            kms_key_id=response.get("SSEKMSKeyId"),
+            bucket_key_enabled=bool(response.get("BucketKeyEnabled", False)),
+            content_length=response.get("ContentLength"),
+            last_modified=iso(response.get("LastModified")),
+            acl_owner_id=acl_owner,
+        )
+
+    return to_fetched(head, object_info, NO_OBJECT)
+
+
+# --- the key -----------------------------------------------------------------------------------
+
+
+def key_region(reference: str, default_region: str) -> str:
+    """KMS resolves key ids and alias names in the caller's Region; ARNs name their own."""
+    if reference.startswith("arn:"):
+        parts = reference.split(":")
+        if len(parts) >= 6 and parts[3]:
+            return parts[3]
+    return default_region
+
+
+KeySource = Literal["object", "request", "bucket_default"]
+
+
+def describe_key(kms_for_region: Callable[[str], Any], reference: str, region: str) -> CallResult:
+    return call(kms_for_region(key_region(reference, region)), "DescribeKey", KeyId=reference)
+
+
+def collect_key(
+    kms_for_region: Callable[[str], Any],
+    reference: str,
+    found_on: KeySource,
+    default_region: str,
+    described: CallResult | None = None,
+) -> KeyInfo:
+    """DescribeKey resolves any reference (key id, key ARN, alias name, alias ARN) to the key
+    ARN; policy, grants and aliases are then read concurrently for that ARN. `described` is a
+    DescribeKey answer already in hand."""
+    kms = kms_for_region(key_region(reference, default_region))
+    if described is None:
+        described = call(kms, "DescribeKey", KeyId=reference)
+    metadata = to_fetched(described, _key_metadata, NO_KEY)
+    if not metadata.is_ok:
+        arn = reference if ":key/" in reference else None
+        return KeyInfo(
+            reference=reference,
+            found_on=found_on,
+            arn=arn,
+            metadata=metadata,
+            policy=_same_gap(metadata),
+            grants=_same_gap(metadata),
+            aliases=_same_gap(metadata),
+        )
+    assert metadata.value is not None
+    arn = metadata.value.arn
+    policy, grants, aliases = parallel(
+        lambda: call(kms, "GetKeyPolicy", KeyId=arn, PolicyName="default"),
+        lambda: call_pages(kms, "ListGrants", "Grants", KeyId=arn),
+        lambda: call_pages(kms, "ListAliases", "Aliases", KeyId=arn),
+    )
+    return KeyInfo(
+        reference=reference,
+        found_on=found_on,
+        arn=arn,
+        metadata=metadata,
+        policy=to_fetched(
+            policy,
+            lambda r: NamedPolicy(name="default", document=parse_policy_document(r["Policy"])),
+        ),
+        grants=to_fetched(grants, lambda r: [_grant(g) for g in r["Grants"]]),
+        aliases=to_fetched(aliases, lambda r: [a["AliasName"] for a in r["Aliases"]]),
+    )
+
+
+def _same_gap(metadata: Fetched[KeyMetadata]) -> Fetched[Any]:
+    """Without a key ARN nothing else about the key can be read: the same reason applies."""
+    if metadata.status == "absent":
+        return Fetched.absent(metadata.error)
+    assert metadata.error is not None
+    return Fetched.unknown(metadata.error)
+
+
+def _key_metadata(response: dict[str, Any]) -> KeyMetadata:
+    meta = response["KeyMetadata"]
+    arn = meta["Arn"]
+    return KeyMetadata(
+        key_id=meta["KeyId"],
+        arn=arn,
+        account_id=meta.get("AWSAccountId") or arn.split(":")[4],
+        region=arn.split(":")[3],
+        key_state=meta.get("KeyState", "Enabled" if meta.get("Enabled") else "Disabled"),
+        enabled=bool(meta.get("Enabled", False)),
+        key_manager=meta.get("KeyManager", "CUSTOMER"),
+        key_spec=meta.get("KeySpec", "SYMMETRIC_DEFAULT"),
+        key_usage=meta.get("KeyUsage", "ENCRYPT_DECRYPT"),
+        origin=meta.get("Origin", "AWS_KMS"),
+        multi_region=bool(meta.get("MultiRegion", False)),
+        deletion_date=iso(meta.get("DeletionDate")),
+        description=meta.get("Description", ""),
+    )
+
+
+def _grant(grant: dict[str, Any]) -> Grant:
+    return Grant(
+        grant_id=grant["GrantId"],
+        grantee_principal=grant.get("GranteePrincipal", ""),
+        operations=list(grant.get("Operations", [])),
+        name=grant.get("Name") or None,
+        retiring_principal=grant.get("RetiringPrincipal"),
+        issuing_account=grant.get("IssuingAccount"),
+        constraints=grant.get("Constraints"),
+        creation_date=iso(grant.get("CreationDate")),
+    )
+
+
+def bucket_default_key(encryption: Fetched[BucketEncryption]) -> str | None:
+    """The key the bucket's default encryption names, as configured (id, ARN or alias)."""
+    if not encryption.is_ok or encryption.value is None:
+        return None
+    if encryption.value.kms_master_key_id:
+        return encryption.value.kms_master_key_id
+    if encryption.value.sse_algorithm.startswith("aws:kms"):
+        # SSE-KMS without a key id means the AWS managed key aws/s3 of the bucket's account.
+        return "alias/aws/s3"
+    return None
