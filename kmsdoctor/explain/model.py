@@ -1,0 +1,68 @@
+"""What `kmsdoctor explain` answers: the `Explanation` and the names it uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# The locks and ceilings of DESIGN.md, plus `unknown` for "the message does not say".
+Lock = Literal[
+    "identity",
+    "bucket_policy",
+    "key_policy",
+    "scp",
+    "rcp",
+    "permissions_boundary",
+    "session_policy",
+    "vpc_endpoint",
+    "key_state",
+    "unknown",
+]
+DenyType = Literal["explicit", "implicit"]
+
+LOCKS: tuple[str, ...] = (
+    "identity",
+    "bucket_policy",
+    "key_policy",
+    "scp",
+    "rcp",
+    "permissions_boundary",
+    "session_policy",
+    "vpc_endpoint",
+    "key_state",
+    "unknown",
+)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One pasted error message, read.
+
+    `deny_type` is None when the message does not say (a bare "Access Denied", a KMS key-state
+    error, a credentials error); `recognised` is False only when no known message form matched,
+    and then `emit_explanation` exits 3.
+    """
+
+    principal: str | None
+    action: str | None
+    resource: str | None
+    lock: Lock
+    deny_type: DenyType | None
+    next_steps: list[str] = field(default_factory=list)
+    command: str | None = None
+    recognised: bool = True
+    summary: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `--format json` document: the seven contract keys first, then the two extras."""
+        return {
+            "principal": self.principal,
+            "action": self.action,
+            "resource": self.resource,
+            "lock": self.lock,
+            "deny_type": self.deny_type,
+            "next_steps": list(self.next_steps),
+            "command": self.command,
+            "summary": self.summary,
+            "recognised": self.recognised,
+        }

@@ -1,0 +1,133 @@
+"""Print an `Explanation`: plain lines for people (rich, wrapped for 80 columns, no colour when
+NO_COLOR is set or the output is not a terminal), or one JSON document for scripts."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import textwrap
+
+from rich.console import Console
+from rich.text import Text
+
+from kmsdoctor.errors import EXIT_ALLOW, EXIT_UNKNOWN, UsageError
+from kmsdoctor.explain.model import Explanation
+from kmsdoctor.redact import redact
+
+MAX_WIDTH = 80
+_LABEL_WIDTH = 11
+
+_LOCK_STYLES = {"unknown": "yellow", "key_state": "magenta"}
+
+
+def emit_explanation(explanation: Explanation, fmt: str) -> int:
+    """Print the explanation; return the exit code: 0 recognised, 3 not recognised."""
+    if fmt == "json":
+        # Redacted again on the way out: every string in it came from the user's paste.
+        sys.stdout.write(redact(json.dumps(explanation.to_dict(), indent=2)) + "\n")
+    elif fmt == "text":
+        _print_text(explanation)
+    else:
+        raise UsageError(f"explain: unknown format {fmt!r} (use text or json)")
+    return EXIT_ALLOW if explanation.recognised else EXIT_UNKNOWN
+
+
+def _print_text(explanation: Explanation) -> None:
+    console = Console(file=sys.stdout, highlight=False, soft_wrap=True, emoji=False)
+    width = min(console.width, MAX_WIDTH) if console.is_terminal else MAX_WIDTH
+    width = max(width, 40)
+    for line in _text_lines(explanation, width):
+        console.print(line)
+
+
+def _text_lines(explanation: Explanation, width: int) -> list[Text]:
+    lines = [_lock_line(explanation)]
+    for label, value in (
+        ("principal", explanation.principal),
+        ("action", explanation.action),
+        ("resource", explanation.resource),
+    ):
+        lines.extend(_field(label, value or "(not in the message)", width, dim=value is None))
+    lines.append(Text(""))
+    summary = _wrap(redact(explanation.summary), width, "", "")
+    lines.extend(Text(part) for part in summary)
+    if explanation.next_steps:
+        lines.append(Text(""))
+        lines.append(Text("Next steps", style="bold"))
+        for number, step in enumerate(explanation.next_steps, start=1):
+            lines.extend(_numbered(number, redact(step), width))
+    if explanation.command:
+        lines.append(Text(""))
+        lines.append(Text("Run", style="bold"))
+        lines.extend(Text(part) for part in _command_lines(redact(explanation.command)))
+    return lines
+
+
+def _lock_line(explanation: Explanation) -> Text:
+    if not explanation.recognised:
+        detail = "message not recognised"
+    elif explanation.deny_type is None:
+        detail = "deny type not stated"
+    else:
+        detail = f"{explanation.deny_type} deny"
+    line = Text("lock".ljust(_LABEL_WIDTH), style="bold")
+    line.append(explanation.lock, style=_LOCK_STYLES.get(explanation.lock, "red") + " bold")
+    line.append(f" ({detail})")
+    return line
+
+
+def _field(label: str, value: str, width: int, *, dim: bool) -> list[Text]:
+    """`label     value`, or the value on its own indented line when both do not fit (a KMS key
+    ARN alone is 75 characters)."""
+    style = "dim" if dim else ""
+    value = redact(value)
+    if _LABEL_WIDTH + len(value) <= width:
+        line = Text(label.ljust(_LABEL_WIDTH), style="bold")
+        line.append(value, style=style)
+        return [line]
+    return [Text(label, style="bold"), Text("  " + value, style=style)]
+
+
+def _numbered(number: int, step: str, width: int) -> list[Text]:
+    """A step wrapped under its number. ARNs and commands are never broken mid-word."""
+    head = f"{number}. "
+    return [Text(part) for part in _wrap(step, width, head, " " * len(head))]
+
+
+def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
+    return textwrap.wrap(
+        text,
+        width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def _command_lines(command: str) -> list[str]:
+    """One option per line with shell continuations: fits 80 columns and still pastes as one
+    command."""
+    tokens = shlex.split(command)
+    head, options = tokens[:2], tokens[2:]
+    pairs: list[str] = []
+    index = 0
+    while index < len(options):
+        flag = options[index]
+        value = options[index + 1] if index + 1 < len(options) else None
+        if value is not None and not value.startswith("--"):
+            pairs.append(f"{flag} {_shell_word(value)}")
+            index += 2
+        else:
+            pairs.append(flag)
+            index += 1
+    lines = ["  " + " ".join(head)] + ["    " + pair for pair in pairs]
+    return [line + " \\" for line in lines[:-1]] + lines[-1:]
+
+
+def _shell_word(value: str) -> str:
+    # Placeholders stay readable (<bucket>): the user replaces them before running.
+    if value.startswith("<") and value.endswith(">"):
+        return value
+    return shlex.quote(value)
