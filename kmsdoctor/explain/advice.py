@@ -122,6 +122,9 @@ def diagnose_command(facts: Facts) -> str:
     role_arn = role_arn_for(facts.principal)
     if role_arn:
         args += ["--role-arn", shlex.quote(role_arn)]
+    if facts.key_arn:
+        # Lets diagnose check the key the message named even when the object cannot be read.
+        args += ["--kms-key", shlex.quote(facts.key_arn)]
     if facts.region:
         args += ["--region", shlex.quote(facts.region)]
     if (facts.action or "").split(":")[-1] in ("PutObject", "GenerateDataKey"):

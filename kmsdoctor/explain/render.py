@@ -60,7 +60,7 @@ def _text_lines(explanation: Explanation, width: int) -> list[Text]:
     if explanation.command:
         lines.append(Text(""))
         lines.append(Text("Run", style="bold"))
-        lines.extend(Text(part) for part in _command_lines(redact(explanation.command)))
+        lines.extend(Text(part) for part in _command_lines(redact(explanation.command), width))
     return lines
 
 
@@ -106,23 +106,26 @@ def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
     )
 
 
-def _command_lines(command: str) -> list[str]:
+def _command_lines(command: str, width: int) -> list[str]:
     """One option per line with shell continuations: fits 80 columns and still pastes as one
-    command."""
+    command. A value too long for its flag's line (a key ARN) gets a line of its own."""
     tokens = shlex.split(command)
-    head, options = tokens[:2], tokens[2:]
-    pairs: list[str] = []
+    lines = ["  " + " ".join(tokens[:2])]
+    options = tokens[2:]
     index = 0
     while index < len(options):
         flag = options[index]
         value = options[index + 1] if index + 1 < len(options) else None
-        if value is not None and not value.startswith("--"):
-            pairs.append(f"{flag} {_shell_word(value)}")
-            index += 2
-        else:
-            pairs.append(flag)
+        if value is None or value.startswith("--"):
+            lines.append("    " + flag)
             index += 1
-    lines = ["  " + " ".join(head)] + ["    " + pair for pair in pairs]
+            continue
+        word = _shell_word(value)
+        if len(f"    {flag} {word} \\") <= width:
+            lines.append(f"    {flag} {word}")
+        else:
+            lines += ["    " + flag, "  " + word]
+        index += 2
     return [line + " \\" for line in lines[:-1]] + lines[-1:]
 
 

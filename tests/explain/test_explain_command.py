@@ -6,7 +6,9 @@ from __future__ import annotations
 import shlex
 
 import pytest
+import typer
 
+from kmsdoctor.cli import app
 from kmsdoctor.explain import explain_message
 from kmsdoctor.explain.advice import role_arn_for
 
@@ -53,7 +55,7 @@ def test_key_account_is_the_source_and_principal_account_is_the_target():
     assert explanation.command == (
         "kmsdoctor diagnose --source-profile <profile-for-111111111111> --target-profile "
         "<profile-for-222222222222> --bucket <bucket> --key <object-key> --role-arn "
-        "arn:aws:iam::222222222222:role/Reader --region eu-west-1"
+        f"arn:aws:iam::222222222222:role/Reader --kms-key {KEY} --region eu-west-1"
     )
 
 
@@ -73,6 +75,30 @@ def test_identity_center_role_gets_its_reserved_path_hint():
         '"arn:aws:s3:::b/k" because no identity-based policy allows the s3:GetObject action'
     )
     assert any("aws-reserved/sso.amazonaws.com" in step for step in explanation.next_steps)
+
+
+def test_generated_command_uses_only_options_diagnose_accepts():
+    # The command is meant to be pasted: an option diagnose does not have would fail at once.
+    diagnose = typer.main.get_command(app).commands["diagnose"]
+    accepted = {name for param in diagnose.params for name in param.opts}
+    explanation = explain_message(
+        "An error occurred (AccessDenied) when calling the PutObject operation: User: "
+        "arn:aws:sts::222222222222:assumed-role/Writer/s is not authorized to perform: "
+        f"kms:GenerateDataKey on resource: {KEY} because no resource-based policy allows the "
+        "kms:GenerateDataKey action"
+    )
+    used = {word for word in shlex.split(explanation.command) if word.startswith("--")}
+    assert used == {
+        "--source-profile",
+        "--target-profile",
+        "--bucket",
+        "--key",
+        "--role-arn",
+        "--kms-key",
+        "--region",
+        "--operation",
+    }
+    assert used <= accepted
 
 
 def test_bucket_and_key_come_from_the_cli_prefix_and_are_shell_quoted():
