@@ -213,7 +213,8 @@ def explain(
 def main() -> None:
     """Console entry point: contract exit codes, one line on error, never a traceback."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of a `typer.Exit` instead of exiting.
+        code = app(standalone_mode=False)
     except UsageError as exc:
         typer.echo(f"kmsdoctor: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -224,6 +225,7 @@ def main() -> None:
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # click usage errors and anything unexpected
         _exit_on_unexpected(exc)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _exit_on_unexpected(exc: Exception) -> None:

@@ -133,11 +133,6 @@ def test_process_empty_input_exits_2_with_one_line(args, stdin):
     assert result.stderr.startswith("kmsdoctor: explain: ")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kmsdoctor.cli.main ignores the exit code app(standalone_mode=False) returns for "
-    "typer.Exit, so the process exits 0; remove this mark when cli.main passes it to sys.exit",
-)
 def test_process_unrecognised_message_exits_3():
     assert run_cli(GIBBERISH).returncode == 3
 
