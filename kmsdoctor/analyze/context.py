@@ -1,0 +1,435 @@
+"""The request context: what AWS sees when one principal in B reads (or writes) the object in A.
+
+A cross-account read of an SSE-KMS object is two authorizations made as the caller:
+`s3:GetObject` on the object ARN, then — S3 calling KMS on the caller's behalf — `kms:Decrypt` on
+the key recorded on the object, with `kms:ViaService`, `kms:CallerAccount` and the S3 encryption
+context in the request. A write is `s3:PutObject` and `kms:GenerateDataKey` (plus `kms:Decrypt`
+for multipart uploads). This module turns a snapshot and one `PrincipalInfo` into those
+`kmsdoctor.policy.Request`s, and records every value it had to assume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from kmsdoctor.policy.model import ContextValue, Request, RequestPrincipal
+from kmsdoctor.snapshot import (
+    BucketEncryption,
+    KeyInfo,
+    ObjectInfo,
+    PrincipalInfo,
+    Snapshot,
+    VpcEndpoint,
+)
+
+KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
+
+# Session name used when the snapshot has no session ARN for a role (a --role-arn that was
+# analysed, not assumed). Only policies that name session ARNs could tell the difference.
+PLACEHOLDER_SESSION_NAME = "kmsdoctor"
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """One authorization AWS makes for the operation, as the caller."""
+
+    name: Literal["s3", "kms", "kms_multipart"]
+    service: Literal["s3", "kms"]
+    request: Request
+    # False for kms:Decrypt on writes: only multipart uploads need it, so a deny there is a
+    # warning (finding), not a shut lock.
+    required: bool = True
+
+    @property
+    def action(self) -> str:
+        return self.request.action
+
+    @property
+    def resource(self) -> str:
+        return self.request.resource
+
+
+@dataclass
+class RequestContext:
+    snapshot: Snapshot
+    principal: PrincipalInfo
+    operation: Literal["read", "write"]
+    caller_account: str  # B, from the principal ARN
+    resource_account: str  # A ("" when it could not be learnt)
+    region: str  # the bucket's Region (where S3 calls KMS)
+    bucket_name: str
+    bucket_arn: str
+    object_arn: str  # the real object ARN, or arn:aws:s3:::BUCKET/* when no key was given
+    object_is_placeholder: bool
+    kms_involved: bool  # False for SSE-S3 / unencrypted objects
+    key: KeyInfo | None
+    key_arn: str | None  # None when the key reference could not be resolved to an ARN
+    bucket_key_enabled: bool
+    encryption_context_arn: str  # the value of kms:EncryptionContext:aws:s3:arn
+    request_principal: RequestPrincipal
+    authorizations: list[Authorization] = field(default_factory=list)
+    s3_endpoints: list[VpcEndpoint] = field(default_factory=list)
+    # Values kmsdoctor had to assume; shown in the evidence so nobody mistakes them for facts.
+    assumptions: list[str] = field(default_factory=list)
+
+    @property
+    def cross_account(self) -> bool:
+        return bool(self.resource_account) and self.caller_account != self.resource_account
+
+    @property
+    def entity_arn(self) -> str:
+        return self.principal.arn
+
+    @property
+    def entity_name(self) -> str:
+        return name_from_arn(self.principal.arn)
+
+    @property
+    def source_profile(self) -> str | None:
+        return self.snapshot.source.profile
+
+    @property
+    def target_profile(self) -> str | None:
+        return self.snapshot.target.profile
+
+    @property
+    def object_info(self) -> ObjectInfo | None:
+        fetched = self.snapshot.source.object
+        if fetched is not None and fetched.is_ok:
+            return fetched.value
+        return None
+
+    @property
+    def bucket_encryption(self) -> BucketEncryption | None:
+        fetched = self.snapshot.source.bucket.encryption
+        return fetched.value if fetched.is_ok else None
+
+    @property
+    def caller_org_id(self) -> str | None:
+        org = self.snapshot.target.organization
+        return org.value.id if org.is_ok and org.value else None
+
+    @property
+    def resource_org_id(self) -> str | None:
+        org = self.snapshot.source.organization
+        return org.value.id if org.is_ok and org.value else None
+
+    def authorization(self, name: str) -> Authorization | None:
+        for auth in self.authorizations:
+            if auth.name == name:
+                return auth
+        return None
+
+    @property
+    def s3_action(self) -> str:
+        return "s3:PutObject" if self.operation == "write" else "s3:GetObject"
+
+    @property
+    def kms_action(self) -> str:
+        return "kms:GenerateDataKey" if self.operation == "write" else "kms:Decrypt"
+
+
+# --- small ARN helpers -------------------------------------------------------------------------
+
+
+def account_from_arn(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 5 else ""
+
+
+def region_from_arn(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 else ""
+
+
+def name_from_arn(arn: str) -> str:
+    """`arn:aws:iam::1:role/path/Name` → `Name` (paths are not part of the name)."""
+    resource = arn.split(":", 5)[-1]
+    return resource.rsplit("/", 1)[-1]
+
+
+def is_key_arn(reference: str) -> bool:
+    return reference.startswith("arn:") and ":key/" in reference
+
+
+def is_alias_reference(reference: str | None) -> bool:
+    if not reference:
+        return False
+    return reference.startswith("alias/") or (
+        reference.startswith("arn:") and ":alias/" in reference
+    )
+
+
+def key_id_of(reference: str) -> str:
+    """The key id of a key ARN or bare key id (aliases are returned unchanged)."""
+    if is_key_arn(reference):
+        return reference.rsplit("/", 1)[-1]
+    return reference
+
+
+# --- building the context ----------------------------------------------------------------------
+
+
+def build_request_context(snapshot: Snapshot, principal: PrincipalInfo) -> RequestContext:
+    source = snapshot.source
+    bucket = source.bucket
+    assumptions: list[str] = []
+
+    region = bucket.region.value if bucket.region.is_ok and bucket.region.value else ""
+    if not region:
+        region = snapshot.request.region
+        assumptions.append(
+            f"bucket Region not known ({bucket.region.reason()}); used {region}, the Region "
+            "the calls were made in"
+        )
+
+    resource_account = source.account_id.value if source.account_id.is_ok else None
+    if not resource_account and source.key is not None and source.key.arn:
+        resource_account = account_from_arn(source.key.arn)
+    resource_account = resource_account or ""
+
+    caller_account = account_from_arn(principal.arn)
+
+    object_info = None
+    if source.object is not None and source.object.is_ok:
+        object_info = source.object.value
+    if snapshot.request.key is not None:
+        object_arn = f"{bucket.arn}/{snapshot.request.key}"
+        placeholder = False
+    else:
+        object_arn = f"{bucket.arn}/*"
+        placeholder = True
+        assumptions.append(
+            f"no object key given: checked against the bucket's default key and the "
+            f"placeholder object ARN {object_arn}"
+        )
+
+    kms_involved, bucket_key_enabled = _encryption_in_play(snapshot, object_info)
+    key = source.key if kms_involved else None
+    key_arn = _key_arn(key)
+
+    encryption_context_arn = bucket.arn if bucket_key_enabled else object_arn
+
+    request_principal, principal_keys = _principal_and_keys(snapshot, principal, assumptions)
+
+    s3_endpoints = _s3_endpoints(snapshot)
+    ctx = RequestContext(
+        snapshot=snapshot,
+        principal=principal,
+        operation=snapshot.request.operation,
+        caller_account=caller_account,
+        resource_account=resource_account,
+        region=region,
+        bucket_name=bucket.name,
+        bucket_arn=bucket.arn,
+        object_arn=object_arn,
+        object_is_placeholder=placeholder,
+        kms_involved=kms_involved,
+        key=key,
+        key_arn=key_arn,
+        bucket_key_enabled=bucket_key_enabled,
+        encryption_context_arn=encryption_context_arn,
+        request_principal=request_principal,
+        s3_endpoints=s3_endpoints,
+        assumptions=assumptions,
+    )
+    ctx.authorizations = _authorizations(ctx, principal_keys)
+    return ctx
+
+
+def _encryption_in_play(snapshot: Snapshot, object_info: ObjectInfo | None) -> tuple[bool, bool]:
+    """(is KMS involved, is a Bucket Key in use) for the request being analysed.
+
+    An existing object decides by what is recorded on it; a write or a missing/unnamed object
+    goes by the bucket's default encryption (what S3 would use for a new object).
+    """
+    if snapshot.request.operation == "read" and object_info is not None:
+        is_kms = (object_info.sse_algorithm or "") in KMS_ALGORITHMS
+        return is_kms and snapshot.source.key is not None, object_info.bucket_key_enabled
+    encryption = snapshot.source.bucket.encryption
+    if encryption.is_ok and encryption.value is not None:
+        is_kms = encryption.value.sse_algorithm in KMS_ALGORITHMS
+        return (
+            is_kms and snapshot.source.key is not None,
+            is_kms and encryption.value.bucket_key_enabled,
+        )
+    return snapshot.source.key is not None, False
+
+
+def _key_arn(key: KeyInfo | None) -> str | None:
+    if key is None:
+        return None
+    if key.arn:
+        return key.arn
+    if key.metadata.is_ok and key.metadata.value is not None:
+        return key.metadata.value.arn
+    if is_key_arn(key.reference):
+        return key.reference
+    return None
+
+
+def _principal_and_keys(
+    snapshot: Snapshot, principal: PrincipalInfo, assumptions: list[str]
+) -> tuple[RequestPrincipal, dict[str, ContextValue]]:
+    account = account_from_arn(principal.arn)
+    entity = principal.entity.value if principal.entity.is_ok else None
+    unique_id = entity.unique_id if entity is not None else None
+    name = name_from_arn(principal.arn)
+
+    keys: dict[str, ContextValue] = {
+        "aws:PrincipalArn": principal.arn,
+        "aws:PrincipalAccount": account,
+        "aws:PrincipalIsAWSService": "false",
+        "aws:SecureTransport": "true",
+    }
+    if principal.kind == "role":
+        session_arn = principal.session_arn
+        if not session_arn:
+            session_arn = f"arn:aws:sts::{account}:assumed-role/{name}/{PLACEHOLDER_SESSION_NAME}"
+            assumptions.append(
+                f"no session of {name} was observed; assumed the session ARN {session_arn}"
+            )
+        session_name = session_arn.rsplit("/", 1)[-1]
+        keys["aws:PrincipalType"] = "AssumedRole"
+        if unique_id:
+            keys["aws:userid"] = f"{unique_id}:{session_name}"
+        request_arn = session_arn
+    else:
+        keys["aws:PrincipalType"] = "User"
+        keys["aws:username"] = name
+        if unique_id:
+            keys["aws:userid"] = unique_id
+        request_arn = principal.arn
+
+    org = snapshot.target.organization
+    if org.is_ok and org.value is not None:
+        keys["aws:PrincipalOrgID"] = org.value.id
+    elif org.is_unknown:
+        assumptions.append(
+            f"B's organization is not known ({org.reason()}): aws:PrincipalOrgID left out of the "
+            "request, so conditions on it do not match"
+        )
+
+    request_principal = RequestPrincipal(
+        arn=request_arn, account=account, entity_arn=principal.arn, unique_id=unique_id
+    )
+    return request_principal, keys
+
+
+def _s3_endpoints(snapshot: Snapshot) -> list[VpcEndpoint]:
+    fetched = snapshot.target.vpc_endpoints
+    if not fetched.is_ok or not fetched.value:
+        return []
+    endpoints = [e for e in fetched.value if e.service_name.endswith(".s3")]
+    return sorted(endpoints, key=lambda e: e.endpoint_id)
+
+
+def _authorizations(
+    ctx: RequestContext, principal_keys: dict[str, ContextValue]
+) -> list[Authorization]:
+    common: dict[str, ContextValue] = dict(principal_keys)
+    common["aws:RequestedRegion"] = ctx.region
+    if ctx.resource_account:
+        common["aws:ResourceAccount"] = ctx.resource_account
+    if ctx.resource_org_id:
+        common["aws:ResourceOrgID"] = ctx.resource_org_id
+
+    s3_keys: dict[str, ContextValue] = dict(common)
+    s3_keys["aws:ViaAWSService"] = "false"
+    s3_keys["s3:signatureversion"] = "AWS4-HMAC-SHA256"
+    s3_keys["s3:authType"] = "REST-HEADER"
+    if len(ctx.s3_endpoints) == 1:
+        # With one S3 endpoint in B's Region, the caller is taken to reach S3 through it.
+        endpoint = ctx.s3_endpoints[0]
+        s3_keys["aws:SourceVpce"] = endpoint.endpoint_id
+        s3_keys["aws:SourceVpc"] = endpoint.vpc_id
+        ctx.assumptions.append(
+            f"the caller is taken to reach S3 through {endpoint.endpoint_id} in {endpoint.vpc_id}"
+        )
+    elif len(ctx.s3_endpoints) > 1:
+        ids = ", ".join(e.endpoint_id for e in ctx.s3_endpoints)
+        ctx.assumptions.append(
+            f"B has several S3 endpoints ({ids}); which one the caller uses is not known, so "
+            "aws:SourceVpce is left out and every endpoint policy is checked"
+        )
+    if ctx.operation == "write":
+        _add_write_encryption_headers(ctx, s3_keys)
+
+    authorizations = [
+        Authorization(
+            name="s3",
+            service="s3",
+            request=Request(
+                action=ctx.s3_action,
+                resource=ctx.object_arn,
+                principal=ctx.request_principal,
+                context=s3_keys,
+            ),
+        )
+    ]
+    if not ctx.kms_involved or not ctx.key_arn:
+        return authorizations
+
+    # S3 calls KMS as the caller: the principal keys stay, the network keys (aws:SourceVpce,
+    # aws:SourceIp) do not — S3 makes the call, not the caller's network.
+    kms_keys: dict[str, ContextValue] = dict(common)
+    kms_keys["aws:ViaAWSService"] = "true"
+    kms_keys["aws:CalledVia"] = ["s3.amazonaws.com"]
+    kms_keys["aws:CalledViaFirst"] = "s3.amazonaws.com"
+    kms_keys["aws:CalledViaLast"] = "s3.amazonaws.com"
+    kms_keys["kms:ViaService"] = f"s3.{ctx.region}.amazonaws.com"
+    kms_keys["kms:CallerAccount"] = ctx.caller_account
+    kms_keys["kms:EncryptionContext:aws:s3:arn"] = ctx.encryption_context_arn
+    kms_keys["kms:EncryptionContextKeys"] = ["aws:s3:arn"]
+    kms_keys["kms:EncryptionAlgorithm"] = "SYMMETRIC_DEFAULT"
+    if ctx.operation == "write":
+        kms_keys["kms:DataKeySpec"] = "AES_256"
+
+    authorizations.append(
+        Authorization(
+            name="kms",
+            service="kms",
+            request=Request(
+                action=ctx.kms_action,
+                resource=ctx.key_arn,
+                principal=ctx.request_principal,
+                context=kms_keys,
+            ),
+        )
+    )
+    if ctx.operation == "write":
+        multipart_keys = dict(kms_keys)
+        multipart_keys.pop("kms:DataKeySpec", None)
+        authorizations.append(
+            Authorization(
+                name="kms_multipart",
+                service="kms",
+                request=Request(
+                    action="kms:Decrypt",
+                    resource=ctx.key_arn,
+                    principal=ctx.request_principal,
+                    context=multipart_keys,
+                ),
+                required=False,
+            )
+        )
+    return authorizations
+
+
+def _add_write_encryption_headers(ctx: RequestContext, s3_keys: dict[str, ContextValue]) -> None:
+    """A writer is taken to send the encryption headers matching the bucket default.
+
+    Bucket policies often deny PutObject without them; a writer that omits them would be
+    denied by such a policy, and kmsdoctor says which values it assumed.
+    """
+    encryption = ctx.bucket_encryption
+    if encryption is None:
+        return
+    s3_keys["s3:x-amz-server-side-encryption"] = encryption.sse_algorithm
+    if encryption.sse_algorithm in KMS_ALGORITHMS and ctx.key_arn:
+        s3_keys["s3:x-amz-server-side-encryption-aws-kms-key-id"] = ctx.key_arn
+    ctx.assumptions.append(
+        f"the writer is taken to send x-amz-server-side-encryption: {encryption.sse_algorithm}"
+        + (f" with the key {ctx.key_arn}" if ctx.key_arn else "")
+    )

@@ -1,0 +1,582 @@
+"""One small evaluator per lock, ceiling and configuration check.
+
+Each reads a `PrincipalEvaluation` (the engine's decisions plus what the snapshot could and could
+not read) and returns a `LockResult`. The rules that explain *why* a lock is shut live in
+`rules/`; here we only decide the status and give the deciding evidence.
+
+Status mapping from an engine layer decision:
+
+- layer does not take part (no boundary, not in an organization) → `not_applicable`
+- `allow` / `explicit_deny` → the same
+- `implicit_deny` → `implicit_deny`, unless the authorization as a whole is allowed (a same-account
+  bucket policy that says nothing, an identity policy not needed because a grant opens the key):
+  then the layer was not needed and the status is `not_applicable`
+- any policy of the layer unreadable → `unknown`, except that a known explicit Deny still decides
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from kmsdoctor.analyze.context import RequestContext, is_alias_reference
+from kmsdoctor.analyze.evaluation import PolicyLayer, PrincipalEvaluation
+from kmsdoctor.analyze.model import LockName, LockResult, LockStatus
+from kmsdoctor.policy import describe_statement
+from kmsdoctor.policy.model import AccessDecision, Decision, PolicyResult, StatementTrace
+
+# "Worst first" when one lock covers several requests (identity covers S3 and KMS).
+_STATUS_RANK: dict[str, int] = {
+    "explicit_deny": 4,
+    "implicit_deny": 3,
+    "unknown": 2,
+    "allow": 1,
+    "not_applicable": 0,
+}
+
+# How many statements of evidence to keep per request; the rest are counted.
+MAX_EVIDENCE_STATEMENTS = 5
+
+
+def worst_status(statuses: list[LockStatus]) -> LockStatus:
+    worst: LockStatus = "not_applicable"
+    for status in statuses:
+        if _STATUS_RANK[status] > _STATUS_RANK[worst]:
+            worst = status
+    return worst
+
+
+# --- evidence --------------------------------------------------------------------------------
+
+
+def condition_evidence(trace: StatementTrace) -> list[dict[str, Any]]:
+    conditions = []
+    for condition in trace.conditions:
+        conditions.append(
+            {
+                "operator": condition.operator,
+                "key": condition.key,
+                "policy_values": list(condition.policy_values),
+                "request_values": (
+                    list(condition.request_values) if condition.request_values is not None else None
+                ),
+                "matched": condition.matched,
+            }
+        )
+    return conditions
+
+
+def statement_evidence(trace: StatementTrace) -> dict[str, Any]:
+    return {
+        "policy": trace.policy_name,
+        "statement": trace.label,
+        "effect": trace.effect,
+        "applies": trace.applies,
+        "summary": describe_statement(trace),
+        "conditions": condition_evidence(trace),
+    }
+
+
+def relevant_statements(
+    results: tuple[PolicyResult, ...], decision: Decision
+) -> list[StatementTrace]:
+    """The statements worth showing for a layer decision.
+
+    Allowed or explicitly denied: the statements that decided. Implicitly denied: the near
+    misses — Allow statements whose action matched, so the reader sees what almost worked.
+    """
+    shown: list[StatementTrace] = []
+    for result in results:
+        if decision is Decision.IMPLICIT_DENY:
+            for trace in result.statements:
+                if trace.effect == "Allow" and trace.action_matched:
+                    shown.append(trace)
+        else:
+            shown.extend(result.deciding)
+    return shown
+
+
+def closest_miss(trace: StatementTrace) -> str:
+    """Why an Allow statement whose action matched still did not apply, in a few words."""
+    if not trace.resource_matched:
+        return "resource did not match"
+    if trace.principal_matched is False:
+        return "principal did not match"
+    failed = [c for c in trace.conditions if not c.matched]
+    if failed:
+        parts = []
+        for condition in failed:
+            request = (
+                "absent"
+                if condition.request_values is None
+                else ", ".join(condition.request_values)
+            )
+            wanted = ", ".join(condition.policy_values)
+            parts.append(
+                f"{condition.operator} {condition.key} wants {wanted}, request has {request}"
+            )
+        return "; ".join(parts)
+    return "did not apply"
+
+
+# --- the generic policy-layer evaluator -------------------------------------------------------
+
+
+@dataclass
+class _RequestOutcome:
+    status: LockStatus
+    sentence: str
+    evidence: dict[str, Any]
+
+
+def _layer_outcome(
+    decision: AccessDecision, engine_layer: str, action: str, resource: str, what: str
+) -> _RequestOutcome:
+    layer = decision.layers.get(engine_layer)
+    base = {"action": action, "resource": resource}
+    if layer is None or layer.decision is None:
+        reason = (
+            layer.reason if layer is not None and layer.reason else f"{what} does not take part"
+        )
+        return _RequestOutcome(
+            "not_applicable", f"{action}: {reason}", {**base, "decision": "not_applicable"}
+        )
+
+    shown = relevant_statements(layer.results, layer.decision)
+    statements = [statement_evidence(t) for t in shown[:MAX_EVIDENCE_STATEMENTS]]
+    evidence = {**base, "statements": statements}
+    if len(shown) > MAX_EVIDENCE_STATEMENTS:
+        evidence["more_statements"] = len(shown) - MAX_EVIDENCE_STATEMENTS
+
+    if layer.decision is Decision.ALLOW:
+        first = shown[0] if shown else None
+        by = f" by {first.label} in {first.policy_name}" if first else ""
+        evidence["decision"] = "allow"
+        return _RequestOutcome("allow", f"{action} on {resource} is allowed{by}", evidence)
+    if layer.decision is Decision.EXPLICIT_DENY:
+        first = shown[0] if shown else None
+        by = f" by {first.label} in {first.policy_name}" if first else ""
+        evidence["decision"] = "explicit_deny"
+        return _RequestOutcome(
+            "explicit_deny", f"{action} on {resource} is explicitly denied{by}", evidence
+        )
+
+    if decision.decision is Decision.ALLOW:
+        evidence["decision"] = "not_applicable"
+        return _RequestOutcome(
+            "not_applicable",
+            f"{action}: {what} does not allow it, but the request is allowed without it",
+            evidence,
+        )
+    evidence["decision"] = "implicit_deny"
+    sentence = f"{action} on {resource}: no statement in {what} allows it"
+    if shown:
+        sentence += (
+            f" (closest: {shown[0].label} in {shown[0].policy_name} — {closest_miss(shown[0])})"
+        )
+    return _RequestOutcome("implicit_deny", sentence, evidence)
+
+
+def evaluate_policy_layer(
+    ev: PrincipalEvaluation,
+    layer: PolicyLayer,
+    engine_layer: str,
+    authorizations: tuple[str, ...],
+    what: str,
+    unknown_note: str = "",
+) -> LockResult:
+    if not layer.takes_part:
+        return LockResult("not_applicable", layer.not_part_reason, {})
+
+    outcomes: list[_RequestOutcome] = []
+    for name in authorizations:
+        auth = ev.ctx.authorization(name)
+        decision = ev.decision(name)
+        if auth is None or decision is None or not auth.required:
+            continue
+        outcomes.append(_layer_outcome(decision, engine_layer, auth.action, auth.resource, what))
+
+    status = worst_status([o.status for o in outcomes])
+    evidence: dict[str, Any] = {"requests": [o.evidence for o in outcomes]}
+    if layer.is_unknown and status != "explicit_deny":
+        reason = "; ".join(layer.unknown_reasons)
+        if unknown_note:
+            reason += f". {unknown_note}"
+        return LockResult("unknown", reason, evidence)
+
+    deciding = [o.sentence for o in outcomes if o.status == status]
+    reason = "; ".join(deciding) if deciding else f"{what} does not take part"
+    return LockResult(status, reason, evidence)
+
+
+# --- the locks -------------------------------------------------------------------------------
+
+
+class Lock:
+    name: ClassVar[LockName]
+
+    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
+        raise NotImplementedError
+
+
+class IdentityLock(Lock):
+    """B: may the caller ask for the S3 action on the object and the KMS action on the key?"""
+
+    name = "identity"
+
+    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
+        layer = ev.policies.identity
+        if not layer.takes_part:
+            # The role or user itself is gone: nothing in B can allow anything.
+            return LockResult("implicit_deny", layer.not_part_reason, {})
+        return evaluate_policy_layer(
+            ev, layer, "identity", ("s3", "kms"), f"the identity policies of {ev.ctx.entity_name}"
+        )
+
+
+class BucketPolicyLock(Lock):
+    """A: does the bucket policy let this principal do the S3 action?"""
+
+    name = "bucket_policy"
+
+    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
+        ctx = ev.ctx
+        layer = ev.policies.bucket_policy
+        if not layer.takes_part:
+            if ctx.cross_account:
+                return LockResult(
+                    "implicit_deny",
+                    f"{layer.not_part_reason}: a caller in another account needs a bucket policy "
+                    f"that allows {ctx.s3_action}",
+                    {"requests": [{"action": ctx.s3_action, "resource": ctx.object_arn}]},
+                )
+            return LockResult(
+                "not_applicable",
+                f"{layer.not_part_reason}; the caller is in the bucket's account, so its "
+                "identity policy is enough",
+                {},
+            )
+        return evaluate_policy_layer(
+            ev, layer, "resource", ("s3",), f"the bucket policy of {ctx.bucket_name}"
+        )
+
+
+class KeyPolicyLock(Lock):
+    """A: does the key policy (or a grant) let this principal use the key?"""
+
+    name = "key_policy"
+
+    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
+        ctx = ev.ctx
+        if not ctx.kms_involved:
+            return LockResult("not_applicable", _no_kms_reason(ctx), {})
+        if not ctx.key_arn:
+            reference = ctx.key.reference if ctx.key else "(none)"
+            return LockResult(
+                "unknown",
+                f"the key {reference} could not be resolved to a key ARN, so its policy cannot be "
+                "checked",
+                {},
+            )
+        layer = ev.policies.key_policy
+        result = evaluate_policy_layer(ev, layer, "resource", ("kms",), "the key policy")
+        grants = ev.matching_grants("kms")
+        evidence = dict(result.evidence)
+        evidence["grants"] = [
+            {
+                "grant_id": m.grant.grant_id,
+                "grantee": m.grant.grantee_principal,
+                "matches": m.matches,
+                "reason": m.reason,
+            }
+            for m in ev.grant_matches.get("kms", [])
+        ]
+        if result.status == "explicit_deny":
+            return LockResult(result.status, result.reason, evidence)
+        if grants and result.status in ("implicit_deny", "not_applicable"):
+            grant = grants[0]
+            return LockResult(
+                "allow",
+                f"{ctx.kms_action} is allowed by grant {grant.grant_id} to "
+                f"{grant.grantee_principal} (the key policy itself does not allow it)",
+                evidence,
+            )
+        if result.status == "implicit_deny" and ev.grants_unknown_reason:
+            return LockResult(
+                "unknown",
+                f"{result.reason}; a grant could still allow it, but {ev.grants_unknown_reason}",
+                evidence,
+            )
+        return LockResult(result.status, result.reason, evidence)
+
+
+_CEILING_NOTE = (
+    "{what} can only take permission away, so kmsdoctor does not let this alone make the verdict "
+    "unknown; {how}"
+)
+
+
+class ScpLock(Lock):
+    name = "scp"
+
+    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
+        note = _CEILING_NOTE.format(
+            what="SCPs",
+            how=(
+                "check them from the management account: aws organizations "
+                f"list-policies-for-target --target-id {ev.ctx.caller_account} "
+                "--filter SERVICE_CONTROL_POLICY"
+            ),
+        )
+        return evaluate_policy_layer(
+            ev, ev.policies.scp, "scp", ("s3", "kms"), "the SCPs over B", note
+        )
+
+
+class RcpLock(Lock):
+    name = "rcp"
+
+    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
+        note = _CEILING_NOTE.format(
+            what="RCPs",
+            how=(
+                "check them from the management account: aws organizations "
+                f"list-policies-for-target --target-id {ev.ctx.resource_account or 'A'} "
+                "--filter RESOURCE_CONTROL_POLICY"
+            ),
+        )
+        return evaluate_policy_layer(
+            ev, ev.policies.rcp, "rcp", ("s3", "kms"), "the RCPs over A", note
+        )
+
+
+class PermissionsBoundaryLock(Lock):
+    name = "permissions_boundary"
+
+    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
+        note = _CEILING_NOTE.format(
+            what="A permissions boundary",
+            how=f"see it with aws iam get-role --role-name {ev.ctx.entity_name}",
+        )
+        return evaluate_policy_layer(
+            ev,
+            ev.policies.permissions_boundary,
+            "permissions_boundary",
+            ("s3", "kms"),
+            "the permissions boundary",
+            note,
+        )
+
+
+class SessionPolicyLock(Lock):
+    name = "session_policy"
+
+    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
+        note = _CEILING_NOTE.format(
+            what="A session policy",
+            how="AWS never shows one; check the Policy/PolicyArns given to sts:AssumeRole by "
+            "whatever made the session",
+        )
+        return evaluate_policy_layer(
+            ev, ev.policies.session_policy, "session", ("s3", "kms"), "the session policy", note
+        )
+
+
+class VpcEndpointLock(Lock):
+    name = "vpc_endpoint"
+
+    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
+        note = _CEILING_NOTE.format(
+            what="An endpoint policy",
+            how="list them with aws ec2 describe-vpc-endpoints",
+        )
+        # Only the S3 request goes through the caller's endpoint; S3 itself calls KMS.
+        return evaluate_policy_layer(
+            ev, ev.policies.vpc_endpoint, "vpc_endpoint", ("s3",), "the S3 endpoint policies", note
+        )
+
+
+class KeyStateLock(Lock):
+    """Configuration no policy shows: the key must exist, be enabled, shareable, in the Region."""
+
+    name = "key_state"
+
+    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
+        ctx = ev.ctx
+        if not ctx.kms_involved or ctx.key is None:
+            return LockResult("not_applicable", _no_kms_reason(ctx), {})
+        key = ctx.key
+        metadata_fetched = key.metadata
+        evidence: dict[str, Any] = {"reference": key.reference, "found_on": key.found_on}
+        if metadata_fetched.status == "absent":
+            where = ctx.region
+            return LockResult(
+                "implicit_deny",
+                f"the key {key.reference} was not found in {where} ({metadata_fetched.reason()})",
+                evidence,
+            )
+        if metadata_fetched.is_unknown or metadata_fetched.value is None:
+            return LockResult(
+                "unknown",
+                f"the key's metadata could not be read ({metadata_fetched.reason()})",
+                evidence,
+            )
+        metadata = metadata_fetched.value
+        evidence.update(
+            {
+                "key_arn": metadata.arn,
+                "key_state": metadata.key_state,
+                "key_manager": metadata.key_manager,
+                "region": metadata.region,
+            }
+        )
+        if is_aws_managed(ev) and ctx.cross_account:
+            return LockResult(
+                "implicit_deny",
+                f"{metadata.arn} is an AWS managed key (aws/s3): its key policy cannot be changed, "
+                "so no other account can ever use it",
+                evidence,
+            )
+        if metadata.region and metadata.region != ctx.region:
+            return LockResult(
+                "implicit_deny",
+                f"the key is in {metadata.region} but the bucket is in {ctx.region}; S3 only "
+                "uses keys in the bucket's Region",
+                evidence,
+            )
+        if metadata.key_state == "PendingDeletion":
+            when = f" (deletion on {metadata.deletion_date})" if metadata.deletion_date else ""
+            return LockResult(
+                "implicit_deny",
+                f"the key is pending deletion{when}; KMS refuses every cryptographic operation",
+                evidence,
+            )
+        if metadata.key_state != "Enabled" or not metadata.enabled:
+            return LockResult(
+                "implicit_deny",
+                f"the key is {metadata.key_state}; KMS refuses cryptographic operations on it",
+                evidence,
+            )
+        return LockResult(
+            "allow",
+            f"{metadata.arn} is an enabled customer managed key in {metadata.region}",
+            evidence,
+        )
+
+
+class ObjectLock(Lock):
+    """The object itself: present, encrypted the way we think, owned by the bucket owner."""
+
+    name = "object"
+
+    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
+        ctx = ev.ctx
+        snapshot = ctx.snapshot
+        if ctx.operation == "write":
+            return LockResult("not_applicable", "a write creates the object", {})
+        fetched = snapshot.source.object
+        if fetched is None:
+            return LockResult(
+                "not_applicable",
+                f"no object key given; checked against the bucket default and {ctx.object_arn}",
+                {},
+            )
+        if fetched.status == "absent":
+            return LockResult(
+                "implicit_deny",
+                f"{ctx.object_arn} does not exist ({fetched.reason()}); a caller without "
+                "s3:ListBucket sees AccessDenied instead of NoSuchKey",
+                {"object_arn": ctx.object_arn},
+            )
+        if fetched.is_unknown or fetched.value is None:
+            return LockResult("unknown", f"the object could not be read ({fetched.reason()})", {})
+        obj = fetched.value
+        evidence = {
+            "object_arn": obj.arn,
+            "sse_algorithm": obj.sse_algorithm,
+            "kms_key_id": obj.kms_key_id,
+            "bucket_key_enabled": obj.bucket_key_enabled,
+        }
+        other_owner = object_owned_by_other_account(ctx)
+        if other_owner:
+            return LockResult("implicit_deny", other_owner, evidence)
+        if ctx.kms_involved:
+            bucket_key = " with an S3 Bucket Key" if obj.bucket_key_enabled else ""
+            reason = (
+                f"the object exists, encrypted with {obj.sse_algorithm} under "
+                f"{obj.kms_key_id}{bucket_key}"
+            )
+        else:
+            algorithm = obj.sse_algorithm or "no server-side encryption"
+            reason = f"the object exists, encrypted with {algorithm}: no KMS key is involved"
+        return LockResult("allow", reason, evidence)
+
+
+def object_owned_by_other_account(ctx: RequestContext) -> str | None:
+    """A sentence when the object's owner is not the bucket owner and ACLs still decide."""
+    bucket = ctx.snapshot.source.bucket
+    obj = ctx.object_info
+    if obj is None:
+        return None
+    ownership = bucket.ownership_controls.value if bucket.ownership_controls.is_ok else None
+    if ownership == "BucketOwnerEnforced":
+        return None  # ACLs are off: the bucket owner owns every object
+    if not (obj.acl_owner_id.is_ok and bucket.acl_owner_id.is_ok):
+        return None
+    if obj.acl_owner_id.value == bucket.acl_owner_id.value:
+        return None
+    return (
+        f"the object is owned by canonical user {obj.acl_owner_id.value}, not by the bucket owner "
+        f"{bucket.acl_owner_id.value}; the bucket policy does not apply to objects the bucket "
+        "owner does not own, so only the object's ACL could allow the read"
+    )
+
+
+def is_aws_managed(ev: PrincipalEvaluation) -> bool:
+    """AWS managed by KeyManager, or by an aws/ alias (moto reports aws/s3 as CUSTOMER)."""
+    key = ev.ctx.key
+    if key is None:
+        return False
+    if (
+        key.metadata.is_ok
+        and key.metadata.value is not None
+        and key.metadata.value.key_manager == "AWS"
+    ):
+        return True
+    aliases = key.aliases.value if key.aliases.is_ok and key.aliases.value else []
+    names = [a.rsplit(":", 1)[-1] for a in aliases]
+    if key.reference and is_alias_reference(key.reference):
+        names.append(key.reference.rsplit(":", 1)[-1])
+    return any(name.startswith("alias/aws/") for name in names)
+
+
+def _no_kms_reason(ctx: RequestContext) -> str:
+    obj = ctx.object_info
+    if obj is not None and ctx.operation == "read":
+        algorithm = obj.sse_algorithm or "no server-side encryption"
+        return f"the object uses {algorithm}: no KMS key is involved"
+    encryption = ctx.bucket_encryption
+    if encryption is not None:
+        return f"the bucket default is {encryption.sse_algorithm}: no KMS key is involved"
+    return "no KMS key is involved"
+
+
+ALL_LOCKS: tuple[Lock, ...] = (
+    IdentityLock(),
+    BucketPolicyLock(),
+    KeyPolicyLock(),
+    ScpLock(),
+    RcpLock(),
+    PermissionsBoundaryLock(),
+    SessionPolicyLock(),
+    VpcEndpointLock(),
+    KeyStateLock(),
+    ObjectLock(),
+)
+
+
+def evaluate_locks(ev: PrincipalEvaluation) -> dict[str, LockResult]:
+    results: dict[str, LockResult] = {}
+    for lock in ALL_LOCKS:
+        results[lock.name] = lock.evaluate(ev)
+    return results

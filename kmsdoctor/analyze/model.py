@@ -1,0 +1,213 @@
+"""Results of the analysis: lock results, findings, one diagnosis per principal, the whole run.
+
+`Diagnosis.to_dict()` is the JSON contract of DESIGN.md §4 (documented in docs/json-output.md);
+the report layer only prints what is here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kmsdoctor.errors import EXIT_ALLOW, EXIT_DENY, EXIT_UNKNOWN
+
+# Version of the JSON report (not of the snapshot). Bump on any incompatible change.
+REPORT_SCHEMA_VERSION = 1
+
+LockName = Literal[
+    "identity",
+    "bucket_policy",
+    "key_policy",
+    "scp",
+    "rcp",
+    "permissions_boundary",
+    "session_policy",
+    "vpc_endpoint",
+    "key_state",
+    "object",
+]
+
+# Report order: the three locks, the ceilings, then the configuration checks.
+LOCK_NAMES: tuple[LockName, ...] = (
+    "identity",
+    "bucket_policy",
+    "key_policy",
+    "scp",
+    "rcp",
+    "permissions_boundary",
+    "session_policy",
+    "vpc_endpoint",
+    "key_state",
+    "object",
+)
+
+# Ceilings can only take permission away. When one cannot be read (SCPs from a member account,
+# a session policy made elsewhere) its status is `unknown`, but that alone does not make the
+# verdict unknown: otherwise nearly every real diagnosis would be "unknown". See docs/analysis.md.
+CEILING_LOCKS: frozenset[str] = frozenset(
+    {"scp", "rcp", "permissions_boundary", "session_policy", "vpc_endpoint"}
+)
+
+LockStatus = Literal["allow", "implicit_deny", "explicit_deny", "not_applicable", "unknown"]
+LOCK_STATUSES: tuple[LockStatus, ...] = (
+    "allow",
+    "implicit_deny",
+    "explicit_deny",
+    "not_applicable",
+    "unknown",
+)
+DENY_STATUSES: frozenset[str] = frozenset({"implicit_deny", "explicit_deny"})
+
+Verdict = Literal["allow", "deny", "unknown"]
+VERDICTS: tuple[Verdict, ...] = ("allow", "deny", "unknown")
+
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+
+
+@dataclass
+class LockResult:
+    status: LockStatus
+    reason: str  # one sentence a person can act on
+    # Structured, JSON-ready: the request checked, the deciding statements, the CloudTrail hint.
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "reason": self.reason, "evidence": self.evidence}
+
+
+@dataclass
+class Fix:
+    """The smallest change that opens a lock, in the account that must make it.
+
+    kmsdoctor never applies it: `show_current` holds read-only commands that print what is there
+    now, so the engineer can edit the policy with the statement below.
+    """
+
+    account: str  # account id where the change is made ("" when not known)
+    where: str  # "key policy of arn:aws:kms:…", "inline policy of role BIAnalyticsRole"
+    change: str  # one or two sentences: what to add, change or remove
+    statement: dict[str, Any] | None = None  # the statement to add, or the corrected statement
+    show_current: list[str] = field(default_factory=list)  # read-only AWS CLI commands
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "where": self.where,
+            "change": self.change,
+            "statement": self.statement,
+            "show_current": list(self.show_current),
+        }
+
+
+@dataclass
+class Finding:
+    code: str  # stable, e.g. "KD301"
+    severity: Severity
+    lock: LockName
+    title: str
+    detail: str  # the statement Sid and the condition that did or did not match, with values
+    fix: Fix | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "lock": self.lock,
+            "title": self.title,
+            "detail": self.detail,
+            "fix": self.fix.to_dict() if self.fix else None,
+        }
+
+
+def verdict_of_locks(locks: dict[str, LockResult]) -> Verdict:
+    """deny if any lock is shut; else unknown if a needed lock is unknown; else allow.
+
+    An unknown ceiling does not count here (see CEILING_LOCKS); its reason says so.
+    """
+    for result in locks.values():
+        if result.status in DENY_STATUSES:
+            return "deny"
+    for name, result in locks.items():
+        if result.status == "unknown" and name not in CEILING_LOCKS:
+            return "unknown"
+    return "allow"
+
+
+def worst_verdict(verdicts: list[Verdict]) -> Verdict:
+    """Across principals a deny anywhere must surface: deny > unknown > allow.
+
+    No principals at all is `unknown`: there was nobody to decide for.
+    """
+    if not verdicts:
+        return "unknown"
+    if "deny" in verdicts:
+        return "deny"
+    if "unknown" in verdicts:
+        return "unknown"
+    return "allow"
+
+
+def exit_code_of(verdict: Verdict) -> int:
+    if verdict == "deny":
+        return EXIT_DENY
+    if verdict == "unknown":
+        return EXIT_UNKNOWN
+    return EXIT_ALLOW
+
+
+@dataclass
+class PrincipalDiagnosis:
+    principal: str  # the IAM role or user ARN in B
+    locks: dict[str, LockResult]  # keyed by lock name, in LOCK_NAMES order
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Verdict:
+        return verdict_of_locks(self.locks)
+
+    def shut_locks(self) -> list[str]:
+        return [name for name, result in self.locks.items() if result.status in DENY_STATUSES]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "principal": self.principal,
+            "verdict": self.verdict,
+            "locks": {name: result.to_dict() for name, result in self.locks.items()},
+            "findings": [finding.to_dict() for finding in self.findings],
+        }
+
+
+@dataclass
+class Diagnosis:
+    principals: list[PrincipalDiagnosis]
+    # Things the reader must know that are not about one lock: no object key given (analysed
+    # against the bucket default and a placeholder ARN), no probe was run, ...
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> Verdict:
+        return worst_verdict([p.verdict for p in self.principals])
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_of(self.verdict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report. One principal: flat shape plus `principal`; several: `principals`."""
+        if len(self.principals) == 1:
+            only = self.principals[0].to_dict()
+            return {
+                "schema_version": REPORT_SCHEMA_VERSION,
+                "verdict": self.verdict,
+                "principal": only["principal"],
+                "locks": only["locks"],
+                "findings": only["findings"],
+                "notes": list(self.notes),
+            }
+        return {
+            "schema_version": REPORT_SCHEMA_VERSION,
+            "verdict": self.verdict,
+            "principals": [p.to_dict() for p in self.principals],
+            "notes": list(self.notes),
+        }
