@@ -30,6 +30,18 @@ class PolicyError(ValueError):
         super().__init__(f"{policy_name}: {location}: {message}")
 
 
+@dataclass(frozen=True)
+class PolicyWarning:
+    """Something in a policy that AWS accepts or might accept but that rarely means what it says.
+
+    Parsing still succeeds; the report can show these next to the policy.
+    """
+
+    policy_name: str
+    location: str  # e.g. "Statement[2].Condition"
+    message: str
+
+
 class Decision(StrEnum):
     ALLOW = "allow"
     IMPLICIT_DENY = "implicit_deny"
@@ -67,6 +79,28 @@ class ConditionTrace:
     note: str = ""  # e.g. "key absent; ...IfExists matches"
 
 
+# How a statement's Principal matched the request, strongest first. AWS treats a resource policy
+# that names the calling session (or user) directly differently from one that names the role
+# behind the session, and both differently from one that names the whole account.
+#   "wildcard": "*" or {"AWS": "*"}
+#   "exact":    the calling principal itself (session ARN, user ARN, service, a user's unique id)
+#   "entity":   the role (or IAM user) behind the calling session, by ARN or by unique id
+#   "account":  the caller's account (account id or :root): delegates to that account's IAM
+PrincipalMatch = Literal["wildcard", "exact", "entity", "account"]
+
+
+@dataclass(frozen=True)
+class StatementText:
+    """A statement's elements as written, kept for sentences about why it did (not) apply."""
+
+    actions: tuple[str, ...]
+    actions_negated: bool  # NotAction
+    resources: tuple[str, ...]
+    resources_negated: bool  # NotResource
+    principals: tuple[str, ...]  # "AWS:arn:aws:iam::111122223333:root", "Service:s3...", "*"
+    principals_negated: bool  # NotPrincipal
+
+
 @dataclass(frozen=True)
 class StatementTrace:
     policy_name: str
@@ -81,6 +115,11 @@ class StatementTrace:
     # True when the statement matched the principal only through an account principal
     # (account id or :root), which delegates the decision to that account's IAM policies.
     via_account_principal: bool = False
+    principal_match: PrincipalMatch | None = None  # None when no principal matched (or no element)
+    notes: tuple[str, ...] = ()  # rare extras: an unresolved ${variable}, the NotPrincipal rule
+    # The statement as written and the request it was evaluated against; for describe_statement.
+    text: StatementText | None = field(default=None, compare=False, repr=False)
+    request: Request | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -120,6 +159,8 @@ class LayerResult:
     decision: Decision | None
     results: tuple[PolicyResult, ...]
     reason: str  # one sentence, e.g. "no statement in the key policy allows kms:Decrypt"
+    # For SCP / RCP / VPC endpoint layers: the decision of each level, in the order given.
+    level_decisions: tuple[Decision, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,185 @@
+"""Compiled policies: what `parse_policy` returns, and how one policy decides one request.
+
+A statement applies when its action, resource and principal elements match and every
+condition holds. A policy's decision: an explicit deny if any applying statement denies, allow
+if any applying statement allows, otherwise an implicit deny (IAM "Policy evaluation logic",
+"The difference between explicit and implicit denies").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from kmsdoctor.policy import construct, wildcard
+from kmsdoctor.policy.conditions import CompiledCondition
+from kmsdoctor.policy.model import (
+    ConditionTrace,
+    Decision,
+    PolicyKind,
+    PolicyResult,
+    PolicyWarning,
+    PrincipalMatch,
+    Request,
+    StatementText,
+    StatementTrace,
+)
+from kmsdoctor.policy.principals import PrincipalSet
+from kmsdoctor.policy.request_view import RequestView, view_request
+
+Effect = Literal["Allow", "Deny"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceElement:
+    """Resource or NotResource. Patterns with `${...}` are resolved per request."""
+
+    static: wildcard.WildcardSet  # the patterns without variables
+    with_variables: tuple[tuple[wildcard.Token, ...], ...]
+    negated: bool
+    matches_everything: bool  # the element is absent (VPC endpoint policies) or "*"
+
+    def match(self, view: RequestView) -> tuple[bool, str]:
+        """(element satisfied, note). Matching is case-sensitive: ARNs are."""
+        if self.matches_everything:
+            return (not self.negated), ""
+        listed = self.static.matches(view.resource)
+        note = ""
+        if not listed and self.with_variables:
+            resolved: list[tuple[wildcard.Token, ...]] = []
+            unresolved: list[str] = []
+            for tokens in self.with_variables:
+                try:
+                    resolved.append(wildcard.resolve(tokens, view.context))
+                except wildcard.UnresolvedVariable as missing:
+                    unresolved.append(missing.variable.written)
+            if resolved:
+                listed = wildcard.cached_wildcard_set(tuple(resolved), False).matches(view.resource)
+            if unresolved and not listed:
+                note = f"policy variable {', '.join(unresolved)} has no value in this request"
+                if self.negated:
+                    # An unresolvable NotResource cannot tell what is excluded: the IAM
+                    # variables page says such a statement may be invalid, so it does not apply.
+                    return False, note
+        return (listed != self.negated), note
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledStatement:
+    index: int
+    sid: str | None
+    effect: Effect
+    actions: wildcard.WildcardSet
+    actions_negated: bool
+    resources: ResourceElement
+    principals: PrincipalSet | None  # None in identity-based policies, SCPs, ...
+    principals_negated: bool
+    conditions: tuple[CompiledCondition, ...]
+    text: StatementText
+
+    def evaluate(
+        self, view: RequestView, policy_name: str, principal_has_boundary: bool
+    ) -> StatementTrace:
+        # view.action is lower-cased already, and the action set ignores case.
+        action_matched = self.actions.matches_normalised(view.action) != self.actions_negated
+        resource_matched, resource_note = self.resources.match(view)
+        principal_matched, principal_match, principal_note = self._match_principal(
+            view, principal_has_boundary
+        )
+        applies = action_matched and resource_matched and principal_matched is not False
+        conditions: tuple[ConditionTrace, ...] = ()
+        if self.conditions:
+            conditions = tuple([condition.evaluate(view) for condition in self.conditions])
+            if applies:
+                for condition in conditions:
+                    if not condition.matched:
+                        applies = False
+                        break
+        notes: tuple[str, ...] = ()
+        if resource_note or principal_note:
+            notes = tuple(note for note in (resource_note, principal_note) if note)
+        return construct.statement_trace(
+            policy_name,
+            self.index,
+            self.sid,
+            self.effect,
+            action_matched,
+            resource_matched,
+            principal_matched,
+            conditions,
+            applies,
+            principal_match,
+            notes,
+            self.text,
+            view.request,
+        )
+
+    def _match_principal(
+        self, view: RequestView, principal_has_boundary: bool
+    ) -> tuple[bool | None, PrincipalMatch | None, str]:
+        if self.principals is None:
+            return None, None, ""
+        if not self.principals_negated:
+            strength = self.principals.match(view.principal)
+            return strength is not None, strength, ""
+        # NotPrincipal (always with Deny; parse_policy rejects it with Allow).
+        if principal_has_boundary and view.principal.kind in (
+            "role_session",
+            "user",
+            "federated_user",
+        ):
+            return (
+                True,
+                None,
+                "the caller has a permissions boundary, and AWS applies a NotPrincipal Deny to "
+                "such principals whatever NotPrincipal lists",
+            )
+        unlisted = self.principals.unlisted_levels(view.principal)
+        if not unlisted:
+            return False, None, ""
+        return (
+            True,
+            None,
+            "NotPrincipal does not list " + ", ".join(unlisted) + "; AWS checks each separately",
+        )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A parsed and compiled policy. Build it with `parse_policy`; evaluate it many times."""
+
+    name: str
+    kind: PolicyKind
+    version: str | None  # "2012-10-17", "2008-10-17", or None when the policy has no Version
+    statements: tuple[CompiledStatement, ...]
+    warnings: tuple[PolicyWarning, ...] = ()
+
+    def evaluate(self, request: Request, *, principal_has_boundary: bool = False) -> PolicyResult:
+        """Decide `request` against this policy alone, with a trace of every statement.
+
+        `principal_has_boundary` matters only for NotPrincipal Deny statements, which AWS
+        applies to every IAM principal that has a permissions boundary.
+        """
+        return self.evaluate_view(view_request(request), principal_has_boundary)
+
+    def evaluate_view(
+        self, view: RequestView, principal_has_boundary: bool = False
+    ) -> PolicyResult:
+        traces: list[StatementTrace] = []
+        any_allow = False
+        any_deny = False
+        for statement in self.statements:
+            trace = statement.evaluate(view, self.name, principal_has_boundary)
+            traces.append(trace)
+            if trace.applies:
+                if trace.effect == "Deny":
+                    any_deny = True
+                else:
+                    any_allow = True
+        if any_deny:
+            decision = Decision.EXPLICIT_DENY
+        elif any_allow:
+            decision = Decision.ALLOW
+        else:
+            decision = Decision.IMPLICIT_DENY
+        return construct.policy_result(self.name, decision, tuple(traces))

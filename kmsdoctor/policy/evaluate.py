@@ -1,0 +1,448 @@
+"""Combining policy layers the way AWS does, for one request.
+
+Sources (AWS IAM User Guide):
+- "Policy evaluation logic" and "How AWS enforcement code logic evaluates requests to allow or
+  deny access" (reference_policies_evaluation-logic_policy-eval-denyallow.html): an explicit
+  deny in any policy wins; then RCPs and SCPs must allow; then resource-based policies, identity
+  policies, permissions boundaries and session policies, with the same-account table
+  "Resource-based policies and implicit denies in other policy types": a resource policy that
+  names the calling session or IAM user directly is not limited by implicit denies in identity
+  policies, boundaries or session policies; one that names the role (behind a session) is not
+  limited by the identity policies but is limited by the boundary and session policy; KMS key
+  policies and role trust policies must always allow the principal themselves.
+- "Cross-account policy evaluation logic": across accounts the identity side (identity policies,
+  boundary, session policy, SCPs of the caller's account) and the resource policy must both
+  allow.
+- KMS "Key policies": a key policy statement naming the key's own account (`:root`) "allows
+  access to the AWS account and enables IAM policies": the caller's IAM policies must then allow
+  too; IAM policies alone never give access to a KMS key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kmsdoctor.policy import construct
+from kmsdoctor.policy.compiled import Policy
+from kmsdoctor.policy.model import (
+    AccessDecision,
+    AccessInputs,
+    Decision,
+    LayerName,
+    LayerResult,
+    PolicyResult,
+    PrincipalMatch,
+    Request,
+    StatementTrace,
+)
+from kmsdoctor.policy.request_view import RequestView, view_request
+
+# Order in which a shut layer is reported when several are shut; AWS's own evaluation order
+# (RCPs, SCPs, then resource-based, identity, boundary, session), with the VPC endpoint policy,
+# which the request meets on the network, next to the organization's ceilings.
+LAYER_ORDER: tuple[LayerName, ...] = (
+    "rcp",
+    "scp",
+    "vpc_endpoint",
+    "resource",
+    "identity",
+    "permissions_boundary",
+    "session",
+)
+
+_PRINCIPAL_STRENGTH: dict[PrincipalMatch, int] = {
+    "wildcard": 3,
+    "exact": 3,
+    "entity": 2,
+    "account": 1,
+}
+
+
+def _check_policies(policies: Sequence[object], what: str) -> Sequence[Policy]:
+    for policy in policies:
+        if not isinstance(policy, Policy):
+            raise TypeError(f"{what} must be Policy objects from parse_policy, got {policy!r}")
+    return policies  # type: ignore[return-value]
+
+
+def _first_applying(result: PolicyResult, effect: str) -> StatementTrace | None:
+    for trace in result.statements:
+        if trace.applies and trace.effect == effect:
+            return trace
+    return None
+
+
+def _deny_reason(results: Sequence[PolicyResult], action: str) -> str:
+    for result in results:
+        trace = _first_applying(result, "Deny")
+        if trace is not None:
+            return f"statement {trace.label} in {result.policy_name} explicitly denies {action}"
+    return f"an explicit deny applies to {action}"
+
+
+def _union(
+    policies: Sequence[Policy],
+    view: RequestView,
+    layer: LayerName,
+    label: str,
+    principal_has_boundary: bool = False,
+) -> LayerResult:
+    results = tuple(policy.evaluate_view(view, principal_has_boundary) for policy in policies)
+    action = view.request.action
+    if not results:
+        return construct.layer_result(layer, Decision.IMPLICIT_DENY, (), f"there are no {label}")
+    decisions = [result.decision for result in results]
+    if Decision.EXPLICIT_DENY in decisions:
+        return construct.layer_result(
+            layer, Decision.EXPLICIT_DENY, results, _deny_reason(results, action)
+        )
+    for result in results:
+        trace = _first_applying(result, "Allow")
+        if trace is not None:
+            reason = f"statement {trace.label} in {result.policy_name} allows {action}"
+            return construct.layer_result(layer, Decision.ALLOW, results, reason)
+    reason = f"no statement in the {label} allows {action} on {view.request.resource}"
+    return construct.layer_result(layer, Decision.IMPLICIT_DENY, results, reason)
+
+
+def _levels(
+    levels: Sequence[Sequence[Policy]],
+    view: RequestView,
+    layer: LayerName,
+    label: str,
+    principal_has_boundary: bool = False,
+) -> LayerResult:
+    action = view.request.action
+    all_results: list[PolicyResult] = []
+    level_decisions: list[Decision] = []
+    first_shut_level: int | None = None
+    for level_index, level in enumerate(levels):
+        results = [policy.evaluate_view(view, principal_has_boundary) for policy in level]
+        all_results.extend(results)
+        decisions = {result.decision for result in results}
+        if Decision.EXPLICIT_DENY in decisions:
+            level_decision = Decision.EXPLICIT_DENY
+        elif Decision.ALLOW in decisions:
+            level_decision = Decision.ALLOW
+        else:
+            # A level where nothing allows (or with no policy at all) shuts the request.
+            level_decision = Decision.IMPLICIT_DENY
+        level_decisions.append(level_decision)
+        if level_decision is Decision.IMPLICIT_DENY and first_shut_level is None:
+            first_shut_level = level_index
+
+    results_tuple = tuple(all_results)
+    decisions_tuple = tuple(level_decisions)
+    if Decision.EXPLICIT_DENY in level_decisions:
+        return construct.layer_result(
+            layer,
+            Decision.EXPLICIT_DENY,
+            results_tuple,
+            _deny_reason(results_tuple, action),
+            decisions_tuple,
+        )
+    if first_shut_level is not None:
+        names = ", ".join(policy.name for policy in levels[first_shut_level]) or "none attached"
+        reason = (
+            f"no {label} at level {first_shut_level + 1} ({names}) allows {action}; "
+            "every level must allow"
+        )
+        return construct.layer_result(
+            layer, Decision.IMPLICIT_DENY, results_tuple, reason, decisions_tuple
+        )
+    if not levels:
+        reason = f"no {label} levels were given, so none restricts {action}"
+    else:
+        reason = f"every {label} level allows {action}"
+    return construct.layer_result(layer, Decision.ALLOW, results_tuple, reason, decisions_tuple)
+
+
+def evaluate_policies(
+    policies: Sequence[Policy],
+    request: Request,
+    layer: LayerName = "identity",
+    *,
+    principal_has_boundary: bool = False,
+) -> LayerResult:
+    """A union of policies, as for a caller's identity policies or a session's policies.
+
+    Explicit deny if any policy denies; allow if any allows; otherwise an implicit deny (also
+    when `policies` is empty: no policy means nothing is allowed).
+    """
+    _check_policies(policies, "policies")
+    return _union(
+        policies, view_request(request), layer, _layer_label(layer, None), principal_has_boundary
+    )
+
+
+def evaluate_levels(
+    levels: Sequence[Sequence[Policy]],
+    request: Request,
+    layer: LayerName,
+) -> LayerResult:
+    """SCPs or RCPs, one list of policies per level (root, each OU, the account).
+
+    An explicit deny in any policy of any level wins. Otherwise every level must allow: a level
+    where no policy allows (or that has no policy at all) is an implicit deny for the request.
+    AWS attaches FullAWSAccess / RCPFullAWSAccess to every level by default, so a real level
+    allows unless someone detached (SCPs) or overrode it.
+    """
+    for level in levels:
+        _check_policies(level, "levels")
+    return _levels(levels, view_request(request), layer, _layer_label(layer, None))
+
+
+def _layer_label(layer: LayerName, resource_service: str | None) -> str:
+    if layer == "resource":
+        return {"kms": "key policy", "s3": "bucket policy"}.get(
+            resource_service or "", "resource policy"
+        )
+    return {
+        "identity": "identity policies",
+        "permissions_boundary": "permissions boundary",
+        "session": "session policies",
+        "scp": "SCP",
+        "rcp": "RCP",
+        "vpc_endpoint": "VPC endpoint policy",
+    }[layer]
+
+
+def _not_applicable(layer: LayerName, reason: str) -> LayerResult:
+    return construct.layer_result(layer, None, (), reason)
+
+
+def _strongest_allow(result: LayerResult) -> PrincipalMatch | None:
+    """The strongest principal match among the resource policy's applying Allow statements."""
+    best: PrincipalMatch | None = None
+    for policy_result in result.results:
+        for trace in policy_result.statements:
+            if not (trace.applies and trace.effect == "Allow"):
+                continue
+            strength = trace.principal_match
+            if strength is None:
+                continue
+            if best is None or _PRINCIPAL_STRENGTH[strength] > _PRINCIPAL_STRENGTH[best]:
+                best = strength
+    return best
+
+
+def _resource_layer(
+    inputs: AccessInputs, view: RequestView, label: str, principal_has_boundary: bool
+) -> LayerResult:
+    policy = inputs.resource_policy
+    action = view.request.action
+    cross_account = view.principal.account != inputs.resource_account
+    if policy is None:
+        if inputs.resource_allowed_by_grant:
+            return construct.layer_result(
+                "resource", Decision.ALLOW, (), f"a KMS grant allows {action}"
+            )
+        if cross_account or inputs.resource_service == "kms":
+            return construct.layer_result(
+                "resource", Decision.IMPLICIT_DENY, (), f"there is no {label} to allow {action}"
+            )
+        return _not_applicable("resource", f"there is no {label}")
+    if not isinstance(policy, Policy):
+        raise TypeError(f"resource_policy must be a Policy from parse_policy, got {policy!r}")
+    layer = _union([policy], view, "resource", label, principal_has_boundary)
+    if layer.decision is Decision.IMPLICIT_DENY and inputs.resource_allowed_by_grant:
+        # A grant is an alternative to the key policy's Allow; it never lifts a Deny.
+        return construct.layer_result(
+            "resource",
+            Decision.ALLOW,
+            layer.results,
+            f"no statement in the {label} allows {action}, but a KMS grant does",
+        )
+    return layer
+
+
+def evaluate_access(inputs: AccessInputs, request: Request) -> AccessDecision:
+    """Decide one request against every layer, the way AWS combines them.
+
+    `layers` holds a `LayerResult` for each of the seven layers (decision None where a layer
+    does not take part); `deciding_layer` names the layer that shut the request.
+    """
+    view = view_request(request)
+    principal = view.principal
+    is_service = principal.kind == "service"
+    has_boundary = inputs.permissions_boundary is not None
+    resource_label = _layer_label("resource", inputs.resource_service)
+
+    if is_service:
+        identity = _not_applicable("identity", "a service principal has no identity policies")
+    else:
+        identity = _union(
+            _check_policies(inputs.identity, "identity"), view, "identity", "identity policies"
+        )
+    resource = _resource_layer(inputs, view, resource_label, has_boundary)
+
+    if inputs.permissions_boundary is None or is_service:
+        boundary = _not_applicable("permissions_boundary", "no permissions boundary is attached")
+    else:
+        boundary_policies = _check_policies([inputs.permissions_boundary], "permissions_boundary")
+        boundary = _union(boundary_policies, view, "permissions_boundary", "permissions boundary")
+
+    if inputs.session_policies and not is_service:
+        session = _union(
+            _check_policies(inputs.session_policies, "session_policies"),
+            view,
+            "session",
+            "session policies",
+        )
+    elif principal.kind == "federated_user":
+        # GetFederationToken: a federated user session without a session policy has no
+        # permissions (IAM "Policy evaluation logic", session policies step).
+        session = construct.layer_result(
+            "session",
+            Decision.IMPLICIT_DENY,
+            (),
+            "a federated user session without a session policy has no permissions",
+        )
+    else:
+        session = _not_applicable("session", "no session policy was passed")
+
+    if inputs.scps is None:
+        scp = _not_applicable("scp", "the caller's account is not governed by SCPs")
+    else:
+        scp_levels = [_check_policies(level, "scps") for level in inputs.scps]
+        scp = _levels(scp_levels, view, "scp", "SCP")
+    if inputs.rcps is None:
+        rcp = _not_applicable("rcp", "the resource's account is not governed by RCPs")
+    else:
+        rcp_levels = [_check_policies(level, "rcps") for level in inputs.rcps]
+        rcp = _levels(rcp_levels, view, "rcp", "RCP")
+    if inputs.vpc_endpoint_policies:
+        # The request passes one endpoint; several policies given must each allow.
+        endpoint_levels = [
+            [policy] for policy in _check_policies(inputs.vpc_endpoint_policies, "vpc_endpoint")
+        ]
+        vpc_endpoint = _levels(
+            endpoint_levels, view, "vpc_endpoint", "VPC endpoint policy", has_boundary
+        )
+    else:
+        vpc_endpoint = _not_applicable("vpc_endpoint", "the request does not pass a VPC endpoint")
+
+    layers: dict[str, LayerResult] = {
+        "identity": identity,
+        "resource": resource,
+        "permissions_boundary": boundary,
+        "session": session,
+        "scp": scp,
+        "rcp": rcp,
+        "vpc_endpoint": vpc_endpoint,
+    }
+
+    for layer_name in LAYER_ORDER:
+        if layers[layer_name].decision is Decision.EXPLICIT_DENY:
+            return AccessDecision(
+                Decision.EXPLICIT_DENY, layers, layer_name, layers[layer_name].reason
+            )
+    for layer_name in ("rcp", "scp", "vpc_endpoint"):
+        if layers[layer_name].decision is Decision.IMPLICIT_DENY:
+            return AccessDecision(
+                Decision.IMPLICIT_DENY, layers, layer_name, layers[layer_name].reason
+            )
+
+    shut_layer, reason = _principal_and_resource(inputs, view, layers, resource_label)
+    if shut_layer is not None:
+        return AccessDecision(Decision.IMPLICIT_DENY, layers, shut_layer, reason)
+    return AccessDecision(Decision.ALLOW, layers, None, reason)
+
+
+def _principal_and_resource(
+    inputs: AccessInputs,
+    view: RequestView,
+    layers: dict[str, LayerResult],
+    resource_label: str,
+) -> tuple[LayerName | None, str]:
+    """The identity/resource/boundary/session part of the decision: (shut layer, reason)."""
+    principal = view.principal
+    action = view.request.action
+    identity = layers["identity"]
+    resource = layers["resource"]
+    resource_allows = resource.decision is Decision.ALLOW
+    strength = _strongest_allow(resource)
+    if resource_allows and strength is None:
+        # A KMS grant names its grantee principal, like a key policy naming the role; any
+        # other allow without a principal match is read the most restrictive way.
+        strength = "entity" if inputs.resource_allowed_by_grant else "account"
+    if (
+        inputs.resource_allowed_by_grant
+        and strength is not None
+        and _PRINCIPAL_STRENGTH[strength] < _PRINCIPAL_STRENGTH["entity"]
+    ):
+        strength = "entity"
+
+    if principal.kind == "service":
+        if resource_allows:
+            return None, f"the {resource_label} allows the service principal to {action}"
+        return "resource", resource.reason
+
+    identity_allows = identity.decision is Decision.ALLOW
+    cross_account = principal.account != inputs.resource_account
+    ceilings = _ceilings_check(layers)
+
+    if cross_account:
+        if not resource_allows:
+            return "resource", (
+                f"a cross-account request needs the {resource_label} to allow it, and "
+                f"{resource.reason}"
+            )
+        if not identity_allows:
+            return "identity", (
+                f"a cross-account request needs the caller's identity policies to allow it, "
+                f"and {identity.reason}"
+            )
+        if ceilings is not None:
+            return ceilings
+        return None, f"the {resource_label} and the caller's identity policies allow {action}"
+
+    if inputs.resource_service == "kms":
+        if not resource_allows:
+            return "resource", (
+                f"the key policy must allow the caller (IAM policies alone never give access "
+                f"to a KMS key), and {resource.reason}"
+            )
+        if strength == "account" and not identity_allows:
+            return "identity", (
+                "the key policy allows only through the account principal, which "
+                f"delegates to IAM, and {identity.reason}"
+            )
+        if strength in ("entity", "account") and ceilings is not None:
+            return ceilings
+        return None, f"the key policy allows {action}" + (
+            " and the caller's identity policies do too" if strength == "account" else ""
+        )
+
+    # Same account, S3 and other services: identity OR resource policy, with the exceptions
+    # of the same-account table.
+    if resource_allows and strength in ("wildcard", "exact"):
+        return None, (
+            f"the {resource_label} names the caller directly and allows {action}; implicit "
+            "denies in identity policies, boundaries and session policies do not limit it"
+        )
+    if resource_allows and strength == "entity":
+        if ceilings is not None:
+            return ceilings
+        return None, f"the {resource_label} names the caller's role and allows {action}"
+    if not identity_allows:
+        if resource_allows:
+            reason = (
+                f"the {resource_label} allows only through the account principal, which "
+                f"delegates to IAM, and {identity.reason}"
+            )
+        else:
+            reason = f"neither the identity policies nor the {resource_label} allow {action}"
+        return "identity", reason
+    if ceilings is not None:
+        return ceilings
+    return None, f"the caller's identity policies allow {action}"
+
+
+def _ceilings_check(layers: dict[str, LayerResult]) -> tuple[LayerName, str] | None:
+    """The permissions boundary and session policies, where present, must allow."""
+    for layer_name in ("permissions_boundary", "session"):
+        layer = layers[layer_name]
+        if layer.decision is Decision.IMPLICIT_DENY:
+            return layer_name, layer.reason  # type: ignore[return-value]
+    return None

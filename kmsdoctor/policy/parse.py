@@ -1,0 +1,426 @@
+"""`parse_policy`: JSON text (or an already-decoded object) in, a compiled `Policy` out.
+
+Everything malformed becomes a `PolicyError` naming the policy and the place inside it; no
+other exception escapes, whatever the input. Structure follows the IAM "Grammar of the IAM JSON
+policy language" page; element rules follow the "IAM JSON policy elements reference".
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import get_args
+
+from kmsdoctor.policy import wildcard
+from kmsdoctor.policy.compiled import CompiledStatement, Effect, Policy, ResourceElement
+from kmsdoctor.policy.conditions import CompiledCondition, compile_condition
+from kmsdoctor.policy.invalid import InvalidPolicy
+from kmsdoctor.policy.model import PolicyError, PolicyKind, PolicyWarning, StatementText
+from kmsdoctor.policy.principals import PrincipalSet, parse_principal_element
+
+# Limits well above anything AWS stores (key policies 32 KiB, bucket policies 20 KiB, managed
+# policies 6 KiB, SCPs 5 KiB), low enough that a hostile input cannot cost real time.
+MAX_POLICY_CHARACTERS = 256 * 1024
+MAX_STATEMENTS = 1000
+MAX_JSON_NODES = 100_000
+MAX_JSON_DEPTH = 32
+
+VERSION_WITH_VARIABLES = "2012-10-17"
+KNOWN_VERSIONS = ("2012-10-17", "2008-10-17")
+
+# Policy kinds by where their Principal element stands.
+_NO_PRINCIPAL_KINDS = ("identity", "permissions_boundary", "session", "scp")
+_PRINCIPAL_REQUIRED_KINDS = ("resource", "vpc_endpoint", "rcp")
+_POLICY_KINDS = get_args(PolicyKind)
+
+_TOP_LEVEL_ELEMENTS = ("Version", "Id", "Statement")
+_STATEMENT_ELEMENTS = (
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+)
+
+
+class _JsonObject(dict):
+    """A decoded JSON object that remembers keys the text held more than once."""
+
+    duplicate_keys: tuple[str, ...] = ()
+
+
+def _object_keeping_duplicates(pairs: list[tuple[str, object]]) -> _JsonObject:
+    decoded = _JsonObject()
+    duplicates: list[str] = []
+    for key, value in pairs:
+        if key in decoded and key not in duplicates:
+            duplicates.append(key)
+        # Last one wins, as with json.loads: see _warn_duplicates for why.
+        decoded[key] = value
+    if duplicates:
+        decoded.duplicate_keys = tuple(duplicates)
+    return decoded
+
+
+def _reject_constant(name: str) -> object:
+    raise InvalidPolicy("<document>", f"{name} is not a JSON value")
+
+
+@dataclass
+class _Compiler:
+    kind: PolicyKind
+    name: str
+    variables: bool = False
+    warnings: list[PolicyWarning] = field(default_factory=list)
+
+    def warn(self, location: str, message: str) -> None:
+        self.warnings.append(PolicyWarning(self.name, location, message))
+
+    def warn_duplicates(self, value: object, location: str) -> None:
+        # The grammar page says an element "must not contain multiple instances of the same
+        # key", but AWS does not document what a service does with a stored policy that has
+        # them. Like json.loads (and most JSON readers) the engine keeps the last one, and says
+        # so: in a Condition this silently drops a whole operator block, e.g. the second
+        # "StringEquals" in reference/000 replaces the aws:PrincipalOrgID test with the
+        # kms:ViaService one.
+        for key in getattr(value, "duplicate_keys", ()):
+            self.warn(
+                location,
+                f"{key!r} appears more than once; the policy grammar forbids this, and only "
+                "the last one is read",
+            )
+
+
+def parse_policy(
+    document: str | bytes | Mapping[str, object],
+    *,
+    name: str,
+    kind: PolicyKind = "identity",
+) -> Policy:
+    """Parse and compile a policy once, so that `Policy.evaluate` is fast.
+
+    `document` is the JSON text (URL-encoded text, as IAM's API returns it, is decoded too) or
+    an already-decoded JSON object. `kind` decides the Principal rules: identity policies,
+    permissions boundaries, session policies and SCPs may not have one; resource policies, VPC
+    endpoint policies and RCPs must. Raises `PolicyError` for anything malformed, and never any
+    other exception.
+    """
+    policy_name = name if isinstance(name, str) else repr(name)
+    try:
+        return _parse(document, policy_name, kind)
+    except PolicyError:
+        raise
+    except InvalidPolicy as invalid:
+        raise PolicyError(policy_name, invalid.location, invalid.message) from None
+    except RecursionError:
+        raise PolicyError(policy_name, "<document>", "nested too deeply") from None
+    except Exception as unexpected:  # the promise: any input gives a PolicyError
+        raise PolicyError(
+            policy_name,
+            "<document>",
+            f"could not be read ({type(unexpected).__name__}: {unexpected})",
+        ) from None
+
+
+def _parse(document: object, name: str, kind: object) -> Policy:
+    if kind not in _POLICY_KINDS:
+        raise InvalidPolicy("<kind>", f"unknown policy kind {kind!r}")
+    compiler = _Compiler(kind=kind, name=name)  # type: ignore[arg-type]
+    data = _decode(document)
+    _check_size(data)
+    if not isinstance(data, Mapping):
+        raise InvalidPolicy("<document>", "a policy must be a JSON object")
+    compiler.warn_duplicates(data, "<document>")
+    for key in data:
+        if key not in _TOP_LEVEL_ELEMENTS:
+            raise InvalidPolicy(str(key), f"unknown policy element {key!r}")
+
+    version = data.get("Version")
+    if version is not None and version not in KNOWN_VERSIONS:
+        raise InvalidPolicy("Version", f"unknown policy language version {version!r}")
+    compiler.variables = version == VERSION_WITH_VARIABLES
+    policy_id = data.get("Id")
+    if policy_id is not None and not isinstance(policy_id, str):
+        raise InvalidPolicy("Id", "Id must be a string")
+
+    if "Statement" not in data:
+        raise InvalidPolicy("<document>", "the policy has no Statement")
+    raw_statements = data["Statement"]
+    if isinstance(raw_statements, Mapping):
+        raw_statements = [raw_statements]
+    if not isinstance(raw_statements, list | tuple):
+        raise InvalidPolicy("Statement", "Statement must be an object or a list of objects")
+    if len(raw_statements) > MAX_STATEMENTS:
+        raise InvalidPolicy("Statement", f"more than {MAX_STATEMENTS} statements")
+
+    statements = tuple(
+        _compile_statement(compiler, raw, index) for index, raw in enumerate(raw_statements)
+    )
+    return Policy(
+        name=name,
+        kind=compiler.kind,
+        version=version,
+        statements=statements,
+        warnings=tuple(compiler.warnings),
+    )
+
+
+def _decode(document: object) -> object:
+    if isinstance(document, bytes | bytearray):
+        try:
+            document = bytes(document).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidPolicy("<document>", "the policy text is not UTF-8") from None
+    if isinstance(document, str):
+        if len(document) > MAX_POLICY_CHARACTERS:
+            raise InvalidPolicy(
+                "<document>", f"the policy is larger than {MAX_POLICY_CHARACTERS} characters"
+            )
+        text = document.strip()
+        if text[:3].upper() == "%7B":
+            # IAM's GetRolePolicy / GetPolicyVersion return URL-encoded documents.
+            text = urllib.parse.unquote(text)
+        try:
+            return json.loads(
+                text,
+                object_pairs_hook=_object_keeping_duplicates,
+                parse_constant=_reject_constant,
+            )
+        except json.JSONDecodeError as error:
+            raise InvalidPolicy(
+                f"line {error.lineno} column {error.colno}", f"not valid JSON: {error.msg}"
+            ) from None
+        except RecursionError:
+            raise InvalidPolicy("<document>", "the JSON is nested too deeply") from None
+        except ValueError as error:  # e.g. an integer with thousands of digits
+            raise InvalidPolicy("<document>", f"not valid JSON: {error}") from None
+    if isinstance(document, Mapping):
+        return document
+    raise InvalidPolicy(
+        "<document>", f"expected JSON text or a decoded JSON object, got {type(document).__name__}"
+    )
+
+
+def _check_size(data: object) -> None:
+    """Walk the decoded value without recursion: bounded size and depth, JSON types only.
+
+    This is what keeps already-decoded input (which has no text length to check) from costing
+    unbounded time, and cycles in it from looping forever.
+    """
+    stack: list[tuple[object, int]] = [(data, 0)]
+    nodes = 0
+    characters = 0
+    while stack:
+        value, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_JSON_NODES:
+            raise InvalidPolicy("<document>", f"the policy has more than {MAX_JSON_NODES} values")
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidPolicy("<document>", f"the policy is nested deeper than {MAX_JSON_DEPTH}")
+        if isinstance(value, str):
+            characters += len(value)
+        elif isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise InvalidPolicy("<document>", f"object keys must be strings, not {key!r}")
+                characters += len(key)
+                stack.append((item, depth + 1))
+        elif isinstance(value, list | tuple):
+            for item in value:
+                stack.append((item, depth + 1))
+        elif value is None or isinstance(value, bool | int | float):
+            pass
+        else:
+            raise InvalidPolicy("<document>", f"{type(value).__name__} is not a JSON value")
+        if characters > MAX_POLICY_CHARACTERS:
+            raise InvalidPolicy(
+                "<document>", f"the policy is larger than {MAX_POLICY_CHARACTERS} characters"
+            )
+
+
+def _strings(value: object, location: str, element: str) -> tuple[str, ...]:
+    items = value if isinstance(value, list | tuple) else [value]
+    if not items:
+        raise InvalidPolicy(location, f"{element} is an empty list")
+    strings: list[str] = []
+    for index, item in enumerate(items):
+        item_location = f"{location}[{index}]" if isinstance(value, list | tuple) else location
+        if not isinstance(item, str):
+            raise InvalidPolicy(item_location, f"each {element} must be a string")
+        if not item:
+            raise InvalidPolicy(item_location, f"empty {element}")
+        strings.append(item)
+    return tuple(strings)
+
+
+def _one_of(
+    statement: Mapping[str, object], positive: str, negative: str, location: str
+) -> tuple[str, object] | None:
+    if positive in statement and negative in statement:
+        raise InvalidPolicy(location, f"a statement cannot have both {positive} and {negative}")
+    if positive in statement:
+        return positive, statement[positive]
+    if negative in statement:
+        return negative, statement[negative]
+    return None
+
+
+def _compile_statement(compiler: _Compiler, raw: object, index: int) -> CompiledStatement:
+    location = f"Statement[{index}]"
+    if not isinstance(raw, Mapping):
+        raise InvalidPolicy(location, "a statement must be a JSON object")
+    compiler.warn_duplicates(raw, location)
+    for key in raw:
+        if key not in _STATEMENT_ELEMENTS:
+            raise InvalidPolicy(f"{location}.{key}", f"unknown statement element {key!r}")
+
+    sid = raw.get("Sid")
+    if sid is not None and not isinstance(sid, str):
+        raise InvalidPolicy(f"{location}.Sid", "Sid must be a string")
+    effect = _effect(raw, location)
+
+    action_element = _one_of(raw, "Action", "NotAction", location)
+    if action_element is None:
+        raise InvalidPolicy(location, "the statement has no Action or NotAction")
+    action_name, action_value = action_element
+    action_texts = _strings(action_value, f"{location}.{action_name}", "action")
+    for action_index, action in enumerate(action_texts):
+        if action != "*" and ":" not in action:
+            raise InvalidPolicy(
+                f"{location}.{action_name}[{action_index}]",
+                f"{action!r} is not an action (expected service:Action, e.g. kms:Decrypt)",
+            )
+    # Action names ignore case and never hold policy variables.
+    actions = wildcard.build_wildcard_set(
+        (wildcard.tokenize(action, wildcards=True, variables=False) for action in action_texts),
+        ignore_case=True,
+    )
+
+    resources, resource_texts = _resource_element(compiler, raw, location)
+    principals, principal_name = _principal_element(compiler, raw, effect, location)
+    conditions = _conditions(compiler, raw.get("Condition"), f"{location}.Condition")
+
+    text = StatementText(
+        actions=action_texts,
+        actions_negated=action_name == "NotAction",
+        resources=resource_texts,
+        resources_negated=resources.negated,
+        principals=principals.written if principals is not None else (),
+        principals_negated=principal_name == "NotPrincipal",
+    )
+    return CompiledStatement(
+        index=index,
+        sid=sid or None,
+        effect=effect,
+        actions=actions,
+        actions_negated=action_name == "NotAction",
+        resources=resources,
+        principals=principals,
+        principals_negated=principal_name == "NotPrincipal",
+        conditions=conditions,
+        text=text,
+    )
+
+
+def _effect(raw: Mapping[str, object], location: str) -> Effect:
+    if "Effect" not in raw:
+        raise InvalidPolicy(location, "the statement has no Effect")
+    effect = raw["Effect"]
+    if not isinstance(effect, str) or effect.lower() not in ("allow", "deny"):
+        raise InvalidPolicy(f"{location}.Effect", f"Effect must be Allow or Deny, not {effect!r}")
+    return "Allow" if effect.lower() == "allow" else "Deny"
+
+
+def _resource_element(
+    compiler: _Compiler, raw: Mapping[str, object], location: str
+) -> tuple[ResourceElement, tuple[str, ...]]:
+    element = _one_of(raw, "Resource", "NotResource", location)
+    if element is None:
+        if compiler.kind == "vpc_endpoint":
+            # Endpoint policies may leave Resource out: the statement covers every resource.
+            everything = wildcard.build_wildcard_set((), ignore_case=False)
+            return ResourceElement(everything, (), False, True), ()
+        raise InvalidPolicy(location, "the statement has no Resource or NotResource")
+    element_name, value = element
+    texts = _strings(value, f"{location}.{element_name}", "resource")
+    static: list[tuple[wildcard.Token, ...]] = []
+    with_variables: list[tuple[wildcard.Token, ...]] = []
+    for text in texts:
+        tokens = wildcard.tokenize(text, wildcards=True, variables=compiler.variables)
+        if wildcard.has_variables(tokens):
+            with_variables.append(tokens)
+        else:
+            static.append(tokens)
+    static_set = wildcard.build_wildcard_set(static, ignore_case=False)
+    return (
+        ResourceElement(
+            static=static_set,
+            with_variables=tuple(with_variables),
+            negated=element_name == "NotResource",
+            matches_everything=static_set.matches_everything,
+        ),
+        texts,
+    )
+
+
+def _principal_element(
+    compiler: _Compiler, raw: Mapping[str, object], effect: Effect, location: str
+) -> tuple[PrincipalSet | None, str | None]:
+    element = _one_of(raw, "Principal", "NotPrincipal", location)
+    kind = compiler.kind
+    if kind in _NO_PRINCIPAL_KINDS:
+        if element is not None:
+            raise InvalidPolicy(
+                f"{location}.{element[0]}",
+                f"a {kind.replace('_', ' ')} policy cannot have a {element[0]} element "
+                "(the principal is whoever the policy is attached to)",
+            )
+        return None, None
+    if element is None:
+        raise InvalidPolicy(
+            location, f"a {kind.replace('_', ' ')} policy statement needs a Principal"
+        )
+    element_name, value = element
+    element_location = f"{location}.{element_name}"
+    if element_name == "NotPrincipal":
+        if kind == "rcp":
+            raise InvalidPolicy(element_location, "RCPs do not support NotPrincipal")
+        if effect == "Allow":
+            # "NotPrincipal must be used with "Effect":"Deny". Using it with "Effect":"Allow"
+            # is not supported." (IAM "AWS JSON policy elements: NotPrincipal")
+            raise InvalidPolicy(element_location, "NotPrincipal is supported only with Deny")
+    compiler.warn_duplicates(value, element_location)
+    return parse_principal_element(value, element_location), element_name
+
+
+def _conditions(compiler: _Compiler, raw: object, location: str) -> tuple[CompiledCondition, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise InvalidPolicy(location, "Condition must be a JSON object")
+    compiler.warn_duplicates(raw, location)
+    conditions: list[CompiledCondition] = []
+    for operator_written, block in raw.items():
+        block_location = f"{location}.{operator_written}"
+        if not isinstance(block, Mapping):
+            raise InvalidPolicy(block_location, "expected an object of condition keys")
+        if not block:
+            raise InvalidPolicy(block_location, "no condition keys")
+        compiler.warn_duplicates(block, block_location)
+        for key_written, values in block.items():
+            conditions.append(
+                compile_condition(
+                    operator_written,
+                    key_written,
+                    values,
+                    variables=compiler.variables,
+                    location=block_location,
+                )
+            )
+    return tuple(conditions)
