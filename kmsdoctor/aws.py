@@ -26,7 +26,13 @@ import boto3
 import botocore.exceptions as bce
 from botocore import xform_name
 from botocore.config import Config
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from kmsdoctor import __version__
 from kmsdoctor.errors import UsageError
@@ -93,7 +99,7 @@ CONNECT_TIMEOUT_S = 5
 READ_TIMEOUT_S = 10
 ATTEMPTS = 4  # one call plus three retries on throttling / transient errors
 # Exponential backoff with jitter: ~0.25 s, 0.5 s, 1 s. Module-level so tests can shorten it.
-RETRY_WAIT = wait_exponential_jitter(initial=0.25, max=4, jitter=0.25)
+RETRY_WAIT = wait_exponential(multiplier=0.25, max=4) + wait_random(0, 0.25)
 
 THROTTLING_CODES = frozenset(
     {
@@ -185,11 +191,28 @@ def session_for(profile: str | None, region: str | None) -> boto3.Session:
     """A session with standard AWS resolution (profile, SSO, env); `region` overrides the
     profile's Region. An unknown profile is a UsageError."""
     try:
-        return boto3.Session(profile_name=profile, region_name=region)
+        session = boto3.Session(profile_name=profile, region_name=region)
     except bce.ProfileNotFound:
         raise UsageError(f"profile {profile!r} is not in your AWS config files") from None
     except bce.BotoCoreError as exc:
         raise _usage_error_for(exc, profile or "default") from None
+    _share_model_loader(session)
+    return session
+
+
+_shared_loader: Any = None
+
+
+def _share_model_loader(session: boto3.Session) -> None:
+    """Every session reads service models through one loader, so a model (IAM's and EC2's are
+    large) is parsed once per process, not once per profile."""
+    global _shared_loader
+    with _CLIENT_LOCK:
+        botocore_session = session._session
+        if _shared_loader is None:
+            _shared_loader = botocore_session.get_component("data_loader")
+        else:
+            botocore_session.register_component("data_loader", _shared_loader)
 
 
 def profile_label(session: boto3.Session) -> str:
@@ -239,12 +262,14 @@ def assume_role(
         raise AwsCallFailed(result.error)
     assert result.response is not None
     creds = result.response["Credentials"]
-    return boto3.Session(
+    assumed = boto3.Session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
         aws_session_token=creds["SessionToken"],
         region_name=session.region_name,
     )
+    _share_model_loader(assumed)
+    return assumed
 
 
 # --- calls --------------------------------------------------------------------------------------

@@ -161,9 +161,11 @@ def build_scenario(scenario: dict[str, Any], workdir: Path) -> Sandbox:
     region = scenario["region"]
     source_account = scenario["accounts"]["source"]
     target_account = scenario["accounts"]["target"]
-    source_creds = _assume(source_account, FIXTURE_ADMIN_ROLE, region)
-    target_admin = _session(_assume(target_account, FIXTURE_ADMIN_ROLE, region), region)
-    source = _session(source_creds, region)
+    # One boto3 session for every client: service models are parsed once, not per account.
+    shared = boto3.Session(region_name=region)
+    source_creds = _assume(shared, source_account, FIXTURE_ADMIN_ROLE)
+    source = _Account(shared, source_creds, region)
+    target_admin = _Account(shared, _assume(shared, target_account, FIXTURE_ADMIN_ROLE), region)
 
     # 1. resources whose ids the placeholders need
     keys = scenario["source"].get("keys", {})
@@ -187,7 +189,7 @@ def build_scenario(scenario: dict[str, Any], workdir: Path) -> Sandbox:
     _create_bucket(source, source_spec["bucket"], region)
     for obj in source_spec.get("objects", []):
         _put_object(source, source_spec["bucket"]["name"], obj)
-    _set_key_states(source, source_spec.get("keys", {}), key_arns, region)
+    _set_key_states(source, source_spec.get("keys", {}), key_ids, region)
 
     # 4. organization
     if filled.get("organization"):
@@ -198,7 +200,7 @@ def build_scenario(scenario: dict[str, Any], workdir: Path) -> Sandbox:
     caller = filled["target"].get("caller")
     if caller not in role_arns:
         raise ScenarioError(f"{name}: target.caller {caller!r} is not one of target.roles")
-    caller_creds = _assume_arn(role_arns[caller], region)
+    caller_creds = _assume_arn(shared, role_arns[caller])
     config_path, credentials_path = _write_profiles(
         workdir, region, {PROFILE_SOURCE: source_creds, PROFILE_TARGET: caller_creds}
     )
@@ -227,30 +229,34 @@ def build_scenario(scenario: dict[str, Any], workdir: Path) -> Sandbox:
     )
 
 
-def _assume(account: str, role_name: str, region: str) -> dict[str, str]:
-    return _assume_arn(f"arn:aws:iam::{account}:role/{role_name}", region)
+@dataclass
+class _Account:
+    """Clients acting in one account: the shared session, with that account's credentials."""
+
+    account: _Account
+    creds: dict[str, str]
+    region: str
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self.account.client(service, region_name=region or self.region, **self.creds)
 
 
-def _assume_arn(role_arn: str, region: str) -> dict[str, str]:
+def _assume(shared: boto3.Session, account: str, role_name: str) -> dict[str, str]:
+    return _assume_arn(shared, f"arn:aws:iam::{account}:role/{role_name}")
+
+
+def _assume_arn(shared: boto3.Session, role_arn: str) -> dict[str, str]:
     # Any credentials will do to call moto's STS; the session it returns belongs to the account
     # in the role ARN.
-    bootstrap = boto3.Session(
-        aws_access_key_id="AKIAFIXTUREBOOTSTRAP",
-        aws_secret_access_key="fixture",
-        region_name=region,
+    sts = shared.client(
+        "sts", aws_access_key_id="AKIAFIXTUREBOOTSTRAP", aws_secret_access_key="fixture"
     )
-    creds = bootstrap.client("sts").assume_role(
-        RoleArn=role_arn, RoleSessionName=CALLER_SESSION_NAME
-    )["Credentials"]
+    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=CALLER_SESSION_NAME)["Credentials"]
     return {
         "aws_access_key_id": creds["AccessKeyId"],
         "aws_secret_access_key": creds["SecretAccessKey"],
         "aws_session_token": creds["SessionToken"],
     }
-
-
-def _session(creds: dict[str, str], region: str) -> boto3.Session:
-    return boto3.Session(**creds, region_name=region)
 
 
 def _fill(value: Any, values: dict[str, dict[str, str]], name: str) -> Any:
@@ -272,16 +278,16 @@ def _fill(value: Any, values: dict[str, dict[str, str]], name: str) -> Any:
     return value
 
 
-def _kms(session: boto3.Session, spec: dict[str, Any], region: str) -> Any:
-    return session.client("kms", region_name=spec.get("region", region))
+def _kms(account: _Account, spec: dict[str, Any], region: str) -> Any:
+    return account.client("kms", spec.get("region", region))
 
 
 def _create_keys(
-    session: boto3.Session, keys: dict[str, Any], region: str
+    account: _Account, keys: dict[str, Any], region: str
 ) -> tuple[dict[str, str], dict[str, str]]:
     arns, ids = {}, {}
     for local, spec in keys.items():
-        meta = _kms(session, spec, region).create_key(Description=spec.get("description", local))[
+        meta = _kms(account, spec, region).create_key(Description=spec.get("description", local))[
             "KeyMetadata"
         ]
         arns[local], ids[local] = meta["Arn"], meta["KeyId"]
@@ -289,10 +295,10 @@ def _create_keys(
 
 
 def _configure_keys(
-    session: boto3.Session, keys: dict[str, Any], arns: dict[str, str], region: str
+    account: _Account, keys: dict[str, Any], arns: dict[str, str], region: str
 ) -> None:
     for local, spec in keys.items():
-        kms = _kms(session, spec, region)
+        kms = _kms(account, spec, region)
         if spec.get("policy") is not None:
             kms.put_key_policy(
                 KeyId=arns[local], PolicyName="default", Policy=json.dumps(spec["policy"])
@@ -315,15 +321,16 @@ def _configure_keys(
 
 
 def _set_key_states(
-    session: boto3.Session, keys: dict[str, Any], arns: dict[str, str], region: str
+    account: _Account, keys: dict[str, Any], ids: dict[str, str], region: str
 ) -> None:
+    # moto's DisableKey and ScheduleKeyDeletion take the key id only, not the ARN.
     for local, spec in keys.items():
         state = spec.get("state", "Enabled")
-        kms = _kms(session, spec, region)
+        kms = _kms(account, spec, region)
         if state == "Disabled":
-            kms.disable_key(KeyId=arns[local])
+            kms.disable_key(KeyId=ids[local])
         elif state == "PendingDeletion":
-            kms.schedule_key_deletion(KeyId=arns[local], PendingWindowInDays=7)
+            kms.schedule_key_deletion(KeyId=ids[local], PendingWindowInDays=7)
         elif state != "Enabled":
             raise ScenarioError(
                 f"key {local}: state {state!r} is not Enabled, Disabled or PendingDeletion"
@@ -344,10 +351,10 @@ def _default_trust(account: str) -> dict[str, Any]:
 
 
 def _create_roles(
-    session: boto3.Session, roles: dict[str, Any]
+    account: _Account, roles: dict[str, Any]
 ) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    iam = session.client("iam")
-    account = session.client("sts").get_caller_identity()["Account"]
+    iam = account.client("iam")
+    account = account.client("sts").get_caller_identity()["Account"]
     arns, ids, stale = {}, {}, {}
     for name, spec in roles.items():
         create = {
@@ -367,8 +374,8 @@ def _create_roles(
     return arns, ids, stale
 
 
-def _configure_roles(session: boto3.Session, roles: dict[str, Any]) -> None:
-    iam = session.client("iam")
+def _configure_roles(account: _Account, roles: dict[str, Any]) -> None:
+    iam = account.client("iam")
     for name, spec in roles.items():
         if spec.get("trust") is not None:
             iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(spec["trust"]))
@@ -388,8 +395,8 @@ def _configure_roles(session: boto3.Session, roles: dict[str, Any]) -> None:
             iam.put_role_permissions_boundary(RoleName=name, PermissionsBoundary=arn)
 
 
-def _create_bucket(session: boto3.Session, spec: dict[str, Any], region: str) -> None:
-    s3 = session.client("s3")
+def _create_bucket(account: _Account, spec: dict[str, Any], region: str) -> None:
+    s3 = account.client("s3")
     bucket = spec["name"]
     if region == "us-east-1":
         s3.create_bucket(Bucket=bucket)
@@ -424,7 +431,7 @@ def _create_bucket(session: boto3.Session, spec: dict[str, Any], region: str) ->
         )
 
 
-def _put_object(session: boto3.Session, bucket: str, spec: dict[str, Any]) -> None:
+def _put_object(account: _Account, bucket: str, spec: dict[str, Any]) -> None:
     params: dict[str, Any] = {
         "Bucket": bucket,
         "Key": spec["key"],
@@ -436,7 +443,7 @@ def _put_object(session: boto3.Session, bucket: str, spec: dict[str, Any]) -> No
         params["SSEKMSKeyId"] = spec["kms_key"]
     if "bucket_key_enabled" in spec:
         params["BucketKeyEnabled"] = bool(spec["bucket_key_enabled"])
-    session.client("s3").put_object(**params)
+    account.client("s3").put_object(**params)
 
 
 def _create_organization(
@@ -445,8 +452,8 @@ def _create_organization(
     which = spec.get("management_account", "source")
     if which not in accounts:
         raise ScenarioError(f"{name}: organization.management_account must be source or target")
-    session, account_id = accounts[which]
-    org = session.client("organizations")
+    account, account_id = accounts[which]
+    org = account.client("organizations")
     org.create_organization(FeatureSet="ALL")
     root_id = org.list_roots()["Roots"][0]["Id"]
     for policy_type in ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"):

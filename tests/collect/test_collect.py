@@ -1,0 +1,439 @@
+"""`kmsdoctor collect` against moto accounts A and B, through the real CLI entry point.
+
+Each test is named after the incident it prevents.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import botocore.session
+import pytest
+
+from kmsdoctor import aws
+from kmsdoctor.snapshot import Snapshot
+from moto_fixtures.builder import load_scenario, scenario_names
+
+DEMO = "key-policy-missing-principal"
+OBJECT_KEY = "sales/2026/q1/regions.parquet"
+
+
+def collect(box, run_cli, tmp_path: Path, *extra: str, command: str = "collect"):
+    output = tmp_path / "snapshot.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    result = run_cli(*box.cli_args(command, "--output", str(output), *extra))
+    assert result.exit_code == 0, result.stderr
+    text = output.read_text(encoding="utf-8")
+    return Snapshot.from_json(text), text, result
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+# --- what a snapshot must hold -------------------------------------------------------------
+
+
+def test_snapshot_holds_every_lock_input_so_the_shut_key_policy_is_visible(
+    sandbox, run_cli, tmp_path
+):
+    box = sandbox(DEMO)
+    snapshot, text, result = collect(box, run_cli, tmp_path)
+    source, target = snapshot.source, snapshot.target
+    key_arn = box.key_arns["data"]
+
+    assert source.account_id.value == "111111111111"
+    assert target.account_id.value == "222222222222"
+    # key policy: only A's root, the BI role is missing (the incident)
+    assert source.key is not None and source.key.arn == key_arn
+    assert source.key.found_on == "object"
+    sids = [s["Sid"] for s in source.key.policy.value.document["Statement"]]
+    assert sids == ["EnableRootOfAccountA"]
+    assert source.key.aliases.value == ["alias/datalake"]
+    assert source.key.metadata.value.key_state == "Enabled"
+    # bucket policy and default encryption
+    statement = source.bucket.policy.value.document["Statement"][0]
+    assert statement["Principal"] == {"AWS": box.role_arns["BIAnalyticsRole"]}
+    assert source.bucket.encryption.value.kms_master_key_id == key_arn
+    assert source.bucket.ownership_controls.value == "BucketOwnerEnforced"
+    assert source.bucket.public_access_block.value.restrict_public_buckets is True
+    # the object's own key
+    assert source.object.value.sse_algorithm == "aws:kms"
+    assert source.object.value.kms_key_id == key_arn
+    # the caller's role and its policies
+    (principal,) = target.principals
+    assert principal.source == "caller"
+    assert principal.arn == box.role_arns["BIAnalyticsRole"]
+    assert principal.session_arn.startswith("arn:aws:sts::222222222222:assumed-role/BIAnalytics")
+    assert principal.entity.value.unique_id == box.role_ids["BIAnalyticsRole"]
+    assert [p.name for p in principal.inline_policies.value] == ["ReadCuratedLake"]
+    decrypt = principal.inline_policies.value[0].document["Statement"][1]
+    assert decrypt["Resource"] == key_arn
+    assert principal.session_policy.status == "unknown"
+    # no credential anywhere: snapshot, stdout, stderr
+    assert box.secrets
+    for secret in box.secrets:
+        assert secret not in text
+        assert secret not in result.stdout + result.stderr
+
+
+def test_key_policy_the_profile_cannot_read_is_unknown_with_aws_error_code(
+    sandbox, aws_faults, run_cli, tmp_path
+):
+    box = sandbox(DEMO)
+    aws_faults.add(
+        "kms",
+        "GetKeyPolicy",
+        "AccessDeniedException",
+        "User: arn:aws:sts::111111111111:assumed-role/ReadOnly/x is not authorized to perform: "
+        "kms:GetKeyPolicy on resource: " + box.key_arns["data"],
+    )
+    snapshot, _, _ = collect(box, run_cli, tmp_path)
+    key = snapshot.source.key
+    assert key.metadata.is_ok  # the rest of the key is still read
+    assert key.policy.status == "unknown"
+    assert key.policy.error.operation == "kms:GetKeyPolicy"
+    assert key.policy.error.code == "AccessDeniedException"
+    assert "not authorized to perform: kms:GetKeyPolicy" in key.policy.error.message
+
+
+def test_bucket_without_policy_is_absent_not_unknown(sandbox, run_cli, tmp_path):
+    scenario = load_scenario(DEMO)
+    bucket = scenario["source"]["bucket"]
+    bucket["policy"] = None
+    del bucket["ownership"], bucket["public_access_block"]
+    snapshot, _, _ = collect(sandbox(scenario), run_cli, tmp_path)
+    collected = snapshot.source.bucket
+    assert collected.policy.status == "absent"
+    assert collected.policy.error.code == "NoSuchBucketPolicy"
+    assert collected.ownership_controls.status == "absent"
+    assert collected.public_access_block.status == "absent"
+
+
+def test_role_with_no_inline_policies_is_an_empty_list_and_managed_ones_are_read(
+    sandbox, run_cli, tmp_path
+):
+    scenario = load_scenario(DEMO)
+    role = scenario["target"]["roles"]["BIAnalyticsRole"]
+    document = role.pop("inline")["ReadCuratedLake"]
+    role["managed"] = {"ReadCuratedLakeManaged": document}
+    role["boundary"] = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:*", "kms:*"], "Resource": "*"}],
+    }
+    snapshot, _, _ = collect(sandbox(scenario), run_cli, tmp_path)
+    (principal,) = snapshot.target.principals
+    assert principal.inline_policies.status == "ok"
+    assert principal.inline_policies.value == []
+    (managed,) = principal.attached_policies.value
+    assert managed.name == "ReadCuratedLakeManaged"
+    assert managed.version_id == "v1"
+    assert managed.document["Statement"][1]["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    assert principal.permissions_boundary.value.document["Statement"][0]["Action"] == [
+        "s3:*",
+        "kms:*",
+    ]
+
+
+def test_missing_object_is_absent_and_the_bucket_default_key_is_used(sandbox, run_cli, tmp_path):
+    box = sandbox(DEMO)
+    snapshot, _, _ = collect(box, run_cli, tmp_path, "--key", "sales/nope.parquet")
+    assert snapshot.source.object.status == "absent"
+    assert snapshot.source.object.error.code == "404"
+    assert snapshot.source.key.found_on == "bucket_default"
+    assert snapshot.source.key.arn == box.key_arns["data"]
+
+
+def test_sse_s3_object_has_no_key_even_though_the_bucket_default_names_one(
+    sandbox, run_cli, tmp_path
+):
+    snapshot, _, _ = collect(sandbox("sse-s3-object"), run_cli, tmp_path)
+    assert snapshot.source.object.value.sse_algorithm == "AES256"
+    assert snapshot.source.key is None
+
+
+def test_bucket_default_given_as_alias_resolves_to_the_key_in_its_region(
+    sandbox, run_cli, tmp_path
+):
+    scenario = load_scenario(DEMO)
+    scenario["source"]["keys"]["data"]["region"] = "us-east-2"
+    scenario["source"]["keys"]["data"]["state"] = "Disabled"
+    alias_arn = "arn:aws:kms:us-east-2:111111111111:alias/datalake"
+    scenario["source"]["bucket"]["encryption"]["kms_key"] = alias_arn
+    scenario["source"]["bucket"]["encryption"]["bucket_key_enabled"] = True
+    scenario["command"]["key"] = None
+    box = sandbox(scenario)
+    snapshot, _, _ = collect(box, run_cli, tmp_path)
+    key = snapshot.source.key
+    assert snapshot.source.object is None
+    assert key.reference == alias_arn and key.found_on == "bucket_default"
+    assert key.arn == box.key_arns["data"] and ":us-east-2:" in key.arn
+    assert key.metadata.value.key_state == "Disabled"
+    assert snapshot.source.bucket.encryption.value.bucket_key_enabled is True
+
+
+def test_role_arn_principal_is_read_from_iam_without_a_session(sandbox, run_cli, tmp_path):
+    scenario = load_scenario(DEMO)
+    scenario["target"]["roles"]["DeployRole"] = {"path": "/pipeline/", "recreated": True}
+    box = sandbox(scenario)
+    deploy_arn = box.role_arns["DeployRole"]
+    assert deploy_arn == "arn:aws:iam::222222222222:role/pipeline/DeployRole"
+    snapshot, _, _ = collect(box, run_cli, tmp_path, "--role-arn", deploy_arn)
+    (principal,) = snapshot.target.principals
+    assert principal.source == "role_arn" and principal.session_arn is None
+    assert principal.entity.value.path == "/pipeline/"
+    assert principal.entity.value.unique_id == box.role_ids["DeployRole"]
+    assert box.stale_role_ids["DeployRole"] != box.role_ids["DeployRole"]
+    assert principal.session_policy.status == "absent"
+    assert snapshot.request.role_arns == [deploy_arn]
+
+
+# --- organizations -------------------------------------------------------------------------
+
+RCP = {
+    "name": "DenyKmsToOutsiders",
+    "type": "RESOURCE_CONTROL_POLICY",
+    "target": "Data",
+    "document": {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyOutsideOrg",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "kms:*",
+                "Resource": "*",
+                "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-example"}},
+            }
+        ],
+    },
+}
+
+
+def test_rcps_over_the_key_owner_are_collected_root_first(sandbox, run_cli, tmp_path):
+    scenario = load_scenario(DEMO)
+    scenario["organization"] = {
+        "management_account": "source",
+        "units": {"Data": "root"},
+        "account_unit": "Data",
+        "policies": [RCP],
+    }
+    snapshot, _, _ = collect(sandbox(scenario), run_cli, tmp_path)
+    source, target = snapshot.source, snapshot.target
+    assert source.organization.value.management_account_id == "111111111111"
+    levels = source.rcps.value
+    assert [level.target_type for level in levels] == ["ROOT", "ORGANIZATIONAL_UNIT", "ACCOUNT"]
+    assert levels[1].name == "Data"
+    # moto attaches AWS's default RCPFullAWSAccess to every new OU, as AWS does.
+    assert sorted(p.name for p in levels[1].policies) == ["DenyKmsToOutsiders", "RCPFullAWSAccess"]
+    (ours,) = [p for p in levels[1].policies if p.name == "DenyKmsToOutsiders"]
+    assert ours.document["Statement"][0]["Sid"] == "DenyOutsideOrg"
+    assert ours.arn.startswith("arn:aws:organizations::111111111111:policy/")
+    # B is outside any organization in this sandbox: no SCP can apply, and it says why.
+    assert target.scps.status == "absent"
+    assert target.scps.error.code == "AWSOrganizationsNotInUseException"
+
+
+def test_scps_a_member_account_may_not_read_are_unknown(sandbox, aws_faults, run_cli, tmp_path):
+    scenario = load_scenario(DEMO)
+    scenario["organization"] = {"management_account": "target", "policies": []}
+    box = sandbox(scenario)
+    aws_faults.add(
+        "organizations",
+        "ListPoliciesForTarget",
+        "AccessDeniedException",
+        "You don't have permissions to access this resource.",
+    )
+    snapshot, _, _ = collect(box, run_cli, tmp_path)
+    assert snapshot.target.organization.is_ok
+    assert snapshot.target.scps.status == "unknown"
+    assert snapshot.target.scps.error.code == "AccessDeniedException"
+
+
+# --- bad input: one line, exit 2 -----------------------------------------------------------
+
+
+def test_unknown_profile_exits_2_with_one_line(sandbox, run_cli, tmp_path):
+    box = sandbox(DEMO)
+    args = box.cli_args("collect", "--output", str(tmp_path / "s.json"))
+    args[args.index("--source-profile") + 1] = "prod-typo"
+    line = one_line_error(run_cli(*args))
+    assert line == "kmsdoctor: profile 'prod-typo' is not in your AWS config files"
+
+
+def test_missing_bucket_exits_2_naming_bucket_and_profile(sandbox, run_cli, tmp_path):
+    box = sandbox(DEMO)
+    args = box.cli_args("collect", "--output", str(tmp_path / "s.json"))
+    args[args.index("--bucket") + 1] = "datalake-curated-typo"
+    line = one_line_error(run_cli(*args))
+    assert "bucket datalake-curated-typo does not exist or is not visible to profile a" in line
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_nonexistent_kms_key_given_explicitly_exits_2(sandbox, run_cli, tmp_path):
+    box = sandbox(DEMO)
+    missing = "arn:aws:kms:eu-west-1:111111111111:key/00000000-0000-0000-0000-000000000000"
+    result = run_cli(
+        *box.cli_args("collect", "--output", str(tmp_path / "s.json"), "--kms-key", missing)
+    )
+    assert f"KMS key {missing} does not exist or is not visible to profile a" in one_line_error(
+        result
+    )
+
+
+def test_explicit_kms_key_is_used_when_no_object_is_given(sandbox, run_cli, tmp_path):
+    scenario = load_scenario(DEMO)
+    scenario["command"]["key"] = None
+    box = sandbox(scenario)
+    snapshot, _, _ = collect(box, run_cli, tmp_path, "--kms-key", "alias/datalake")
+    assert snapshot.source.key.found_on == "request"
+    assert snapshot.source.key.arn == box.key_arns["data"]
+    assert snapshot.source.key.policy.is_ok
+
+
+def test_expired_session_token_exits_2_without_the_token(sandbox, aws_faults, run_cli, tmp_path):
+    box = sandbox(DEMO)
+    aws_faults.add(
+        "sts",
+        "GetCallerIdentity",
+        "ExpiredToken",
+        "The security token included in the request is expired",
+        status=403,
+    )
+    result = run_cli(*box.cli_args("collect", "--output", str(tmp_path / "s.json")))
+    line = one_line_error(result)
+    assert "AWS rejected the credentials of profile 'a' (ExpiredToken)" in line
+    for secret in box.secrets:
+        assert secret not in result.stderr
+
+
+def test_malformed_role_arn_exits_2(sandbox, run_cli, tmp_path):
+    box = sandbox(DEMO)
+    result = run_cli(
+        *box.cli_args("collect", "--output", str(tmp_path / "s.json"), "--role-arn", "BIRole")
+    )
+    assert "is not an IAM role ARN" in one_line_error(result)
+
+
+# --- resilience and speed --------------------------------------------------------------------
+
+
+def test_throttled_calls_are_retried_instead_of_recorded_unknown(
+    sandbox, aws_faults, run_cli, tmp_path, fast_retries
+):
+    box = sandbox(DEMO)
+    aws_faults.calls.clear()  # count only the collector's calls, not the builder's
+    aws_faults.add("kms", "GetKeyPolicy", "ThrottlingException", "Rate exceeded", times=2)
+    aws_faults.add("s3", "GetBucketPolicy", "SlowDown", "Please reduce your request rate.", 503, 1)
+    snapshot, _, _ = collect(box, run_cli, tmp_path)
+    assert snapshot.source.key.policy.is_ok
+    assert snapshot.source.bucket.policy.is_ok
+    assert aws_faults.calls.count("kms:GetKeyPolicy") == 3
+    assert aws_faults.calls.count("s3:GetBucketPolicy") == 2
+
+
+def test_persistent_server_errors_end_as_unknown_after_bounded_retries(
+    sandbox, aws_faults, run_cli, tmp_path, fast_retries
+):
+    box = sandbox(DEMO)
+    aws_faults.calls.clear()
+    aws_faults.add("kms", "ListGrants", "KMSInternalException", "internal", status=500)
+    snapshot, _, _ = collect(box, run_cli, tmp_path)
+    assert snapshot.source.key.grants.status == "unknown"
+    assert snapshot.source.key.grants.error.code == "KMSInternalException"
+    assert aws_faults.calls.count("kms:ListGrants") == aws.ATTEMPTS
+
+
+def test_independent_calls_run_concurrently_not_one_after_another(
+    sandbox, aws_faults, run_cli, tmp_path
+):
+    """With 100 ms added to every call, collection must cost about its longest chain of
+    dependent calls (3-4 here), not the sum of all calls (more than 20)."""
+    box = sandbox(DEMO)
+    started = time.monotonic()
+    collect(box, run_cli, tmp_path / "fast")
+    baseline = time.monotonic() - started
+
+    latency = 0.1
+    lock = threading.Lock()
+    in_flight = {"now": 0, "max": 0}
+
+    def slow_network(_: str) -> None:
+        with lock:
+            in_flight["now"] += 1
+            in_flight["max"] = max(in_flight["max"], in_flight["now"])
+        time.sleep(latency)
+        with lock:
+            in_flight["now"] -= 1
+
+    aws_faults.calls.clear()
+    aws_faults.observers.append(slow_network)
+    started = time.monotonic()
+    collect(box, run_cli, tmp_path / "slow")
+    added = time.monotonic() - started - baseline
+    calls = len(aws_faults.calls)
+    assert calls > 20
+    assert in_flight["max"] > 5
+    assert added < 8 * latency < calls * latency / 2, (added, calls)
+
+
+# --- read-only and no secrets ----------------------------------------------------------------
+
+
+def test_every_call_collect_makes_is_on_the_allow_list(sandbox, aws_faults, run_cli, tmp_path):
+    scenario = load_scenario(DEMO)
+    scenario["organization"] = {"management_account": "source", "policies": [RCP]}
+    scenario["organization"]["units"] = {"Data": "root"}
+    box = sandbox(scenario)
+    aws_faults.calls.clear()
+    collect(box, run_cli, tmp_path)
+    made = set(aws_faults.calls)
+    assert {"kms:GetKeyPolicy", "iam:GetRolePolicy", "organizations:DescribePolicy"} <= made
+    assert made <= aws.ALLOWED_OPERATIONS
+
+
+def test_an_operation_off_the_allow_list_is_refused_before_it_is_sent(sandbox, aws_faults):
+    box = sandbox(DEMO)
+    aws_faults.calls.clear()
+    s3 = aws.client(aws.session_for("a", box.region), "s3")
+    with pytest.raises(aws.OperationNotAllowed, match="s3:PutObject"):
+        aws.call(s3, "PutObject", Bucket=box.bucket, Key="x", Body=b"x")
+    assert "s3:PutObject" not in aws_faults.calls
+
+
+def test_allow_list_names_only_operations_that_exist():
+    models = botocore.session.get_session()
+    for entry in aws.ALLOWED_OPERATIONS:
+        service, operation = entry.split(":")
+        assert operation in models.get_service_model(service).operation_names, entry
+
+
+def test_debug_log_names_each_call_but_never_credentials_or_policies(sandbox, run_cli, tmp_path):
+    box = sandbox(DEMO)
+    output = tmp_path / "s.json"
+    result = run_cli(*box.cli_args("collect", "--output", str(output), "--debug"))
+    assert result.exit_code == 0
+    assert "aws kms:GetKeyPolicy ok" in result.stderr
+    assert "aws s3:GetBucketPolicy ok" in result.stderr
+    assert "EnableRootOfAccountA" not in result.stderr  # no bodies
+    for secret in box.secrets:
+        assert secret not in result.stderr
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_every_shipped_scenario_builds_and_collects_the_key_its_object_uses(
+    name, sandbox, run_cli, tmp_path
+):
+    box = sandbox(name)
+    snapshot, _, _ = collect(box, run_cli, tmp_path)
+    (expected,) = [o for o in box.scenario["source"]["objects"] if o["key"] == OBJECT_KEY]
+    assert snapshot.source.object.value.sse_algorithm == expected["sse_algorithm"]
+    collected_key = snapshot.source.key.arn if snapshot.source.key else None
+    assert collected_key == expected.get("kms_key")
+    assert set(box.scenario["expect"]["locks"]) >= {"identity", "bucket_policy", "key_policy"}
