@@ -293,7 +293,12 @@ class KeyPolicyLock(Lock):
         ]
         if result.status == "explicit_deny":
             return LockResult(result.status, result.reason, evidence)
-        if grants and result.status in ("implicit_deny", "not_applicable"):
+        key_policy_allows = any(
+            trace.effect == "Allow" and trace.applies
+            for policy_result in ev.results("kms", "resource")
+            for trace in policy_result.statements
+        )
+        if grants and not key_policy_allows and result.status != "unknown":
             grant = grants[0]
             return LockResult(
                 "allow",
