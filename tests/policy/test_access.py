@@ -212,6 +212,26 @@ def test_bucket_policy_naming_the_role_is_limited_by_boundary_and_session_policy
     assert evaluate_access(with_session, get_object(LOCAL)).deciding_layer == "session"
 
 
+def test_the_strongest_principal_match_counts():
+    both = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"AWS": A}, "Action": "s3:*", "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": LOCAL.arn},
+                    "Action": "s3:*",
+                    "Resource": "*",
+                },
+            ],
+        },
+        name="bucket",
+        kind="resource",
+    )
+    assert evaluate_access(s3(resource_policy=both), get_object(LOCAL)).decision is Decision.ALLOW
+
+
 def test_bucket_policy_naming_the_account_needs_identity():
     bucket = resource_policy({"AWS": A}, "s3:GetObject")
     assert evaluate_access(s3(resource_policy=bucket), get_object(LOCAL)).deciding_layer == (

@@ -7,9 +7,7 @@ Structure per "Grammar of the IAM JSON policy language"
 from __future__ import annotations
 
 import json
-import re
 import urllib.parse
-from pathlib import Path
 
 import pytest
 
@@ -179,29 +177,30 @@ def test_decoded_input_limits_depth_size_and_cycles():
     assert "keys must be strings" in error_for({"Statement": {1: "x"}}).message
 
 
-def test_duplicate_keys_last_one_wins_and_are_reported():
-    """The worked example in reference/000 has two "StringEquals" blocks in one Condition.
+# The worked example of /work/shared/reference/000 ("How to Share a CodePipeline Artefact KMS
+# Key Across Accounts"): two "StringEquals" blocks in one Condition.
+ARTICLE_KEY_POLICY_STATEMENT = """{
+  "Version": "2012-10-17",
+  "Statement": [{
+    "Sid": "AllowOrgMembersToDecrypt",
+    "Effect": "Allow",
+    "Principal": {"AWS": "*"},
+    "Action": ["kms:Decrypt", "kms:DescribeKey"],
+    "Resource": "*",
+    "Condition": {
+      "StringEquals": {"aws:PrincipalOrgID": "o-exampleorg"},
+      "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    }
+  }]
+}"""
 
-    The grammar says an element "must not contain multiple instances of the same key". What a
-    service does with a stored duplicate is not documented; like json.loads, the engine keeps the
+
+def test_duplicate_keys_last_one_wins_and_are_reported():
+    """The grammar says an element "must not contain multiple instances of the same key"; what a
+    service does with a stored duplicate is not documented. Like json.loads, the engine keeps the
     last block — so aws:PrincipalOrgID is never checked — and warns about it.
     """
-    article = Path("/work/shared/reference").glob("000_*.txt")
-    text = next(iter(article), None)
-    sample = (
-        text.read_text()
-        if text is not None
-        else '"Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-exampleorg"},'
-        ' "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}'
-    )
-    condition = re.search(r'"Condition": \{.*?\}\s*\}', sample, re.DOTALL)
-    assert condition is not None
-    document = (
-        '{"Version": "2012-10-17", "Statement": [{"Sid": "AllowOrgMembersToDecrypt", '
-        '"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": ["kms:Decrypt"], '
-        '"Resource": "*", ' + condition.group(0) + "}]}"
-    )
-    policy = parse_policy(document, name="key-policy", kind="resource")
+    policy = parse_policy(ARTICLE_KEY_POLICY_STATEMENT, name="key-policy", kind="resource")
     assert [warning.location for warning in policy.warnings] == ["Statement[0].Condition"]
     assert "'StringEquals' appears more than once" in policy.warnings[0].message
 
@@ -215,3 +214,16 @@ def test_duplicate_keys_last_one_wins_and_are_reported():
     assert result.decision is Decision.ALLOW
     assert [condition.key for condition in result.statements[0].conditions] == ["kms:ViaService"]
     assert describe_statement(result.statements[0]).startswith("statement AllowOrgMembers")
+
+
+def test_duplicate_keys_elsewhere_are_reported_with_their_location():
+    text = (
+        '{"Statement": [{"Effect": "Deny", "Effect": "Allow", "Principal": {"AWS": "*", '
+        '"AWS": "222222222222"}, "Action": "s3:*", "Resource": "*"}]}'
+    )
+    policy = parse_policy(text, name="bucket", kind="resource")
+    assert [warning.location for warning in policy.warnings] == [
+        "Statement[0]",
+        "Statement[0].Principal",
+    ]
+    assert policy.statements[0].effect == "Allow"
