@@ -37,6 +37,7 @@ from tenacity import (
 from kmsdoctor import __version__
 from kmsdoctor.errors import UsageError
 from kmsdoctor.logs import AWS_LOGGER
+from kmsdoctor.redact import redact
 from kmsdoctor.snapshot import CallError
 
 log = logging.getLogger(AWS_LOGGER)
@@ -329,14 +330,16 @@ def _run(aws_client: Any, operation: str, fn: Any) -> CallResult:
                 f"AWS rejected the credentials of profile {label!r} ({code}); refresh them "
                 "(new keys, `aws sso login`, or re-assume the role) and retry"
             ) from None
-        message = str(error.get("Message") or "")
+        # AWS's messages name ARNs, never credentials; redact() is the belt to that brace
+        # (a presigned URL or a pasted token in a message must not reach a snapshot).
+        message = redact(str(error.get("Message") or ""))
         return CallResult(
             name, error=CallError(name, code, message), http_status=status, attempts=attempts
         )
     except _CONNECTION_ERRORS as exc:
         code = type(exc).__name__
         _log(name, code, started, attempts)
-        return CallResult(name, error=CallError(name, code, str(exc)), attempts=attempts)
+        return CallResult(name, error=CallError(name, code, redact(str(exc))), attempts=attempts)
     except bce.ParamValidationError:
         raise  # our bug, not the user's: let the CLI report it as internal
     except bce.BotoCoreError as exc:
