@@ -34,16 +34,13 @@ Effect = Literal["Allow", "Deny"]
 class ResourceElement:
     """Resource or NotResource. Patterns with `${...}` are resolved per request."""
 
-    static: wildcard.WildcardSet  # the patterns without variables
+    static: wildcard.WildcardSet  # the patterns without variables (all of them, when absent)
     with_variables: tuple[tuple[wildcard.Token, ...], ...]
     negated: bool
-    matches_everything: bool  # the element is absent (VPC endpoint policies) or "*"
 
     def match(self, view: RequestView) -> tuple[bool, str]:
         """(element satisfied, note). Matching is case-sensitive: ARNs are."""
-        if self.matches_everything:
-            return (not self.negated), ""
-        listed = self.static.matches(view.resource)
+        listed = self.static.matches_normalised(view.resource)
         note = ""
         if not listed and self.with_variables:
             resolved: list[tuple[wildcard.Token, ...]] = []
@@ -82,10 +79,27 @@ class CompiledStatement:
     ) -> StatementTrace:
         # view.action is lower-cased already, and the action set ignores case.
         action_matched = self.actions.matches_normalised(view.action) != self.actions_negated
-        resource_matched, resource_note = self.resources.match(view)
-        principal_matched, principal_match, principal_note = self._match_principal(
-            view, principal_has_boundary
-        )
+        resources = self.resources
+        if resources.with_variables:
+            resource_matched, resource_note = resources.match(view)
+        else:
+            # The common case, without the tuple: no variables, so nothing to note.
+            resource_matched = resources.static.matches_normalised(view.resource) != (
+                resources.negated
+            )
+            resource_note = ""
+        principals = self.principals
+        principal_match: PrincipalMatch | None = None
+        principal_note = ""
+        if principals is None:
+            principal_matched: bool | None = None  # identity-based policies have no Principal
+        elif not self.principals_negated:
+            principal_match = principals.match(view.principal)
+            principal_matched = principal_match is not None
+        else:
+            principal_matched, principal_note = self._match_not_principal(
+                principals, view, principal_has_boundary
+            )
         applies = action_matched and resource_matched and principal_matched is not False
         conditions: tuple[ConditionTrace, ...] = ()
         if self.conditions:
@@ -114,15 +128,12 @@ class CompiledStatement:
             view.request,
         )
 
-    def _match_principal(
-        self, view: RequestView, principal_has_boundary: bool
-    ) -> tuple[bool | None, PrincipalMatch | None, str]:
-        if self.principals is None:
-            return None, None, ""
-        if not self.principals_negated:
-            strength = self.principals.match(view.principal)
-            return strength is not None, strength, ""
-        # NotPrincipal (always with Deny; parse_policy rejects it with Allow).
+    @staticmethod
+    def _match_not_principal(
+        principals: PrincipalSet, view: RequestView, principal_has_boundary: bool
+    ) -> tuple[bool, str]:
+        """NotPrincipal (always with Deny; parse_policy rejects it with Allow): (the element is
+        satisfied, i.e. the caller is not exempt; note)."""
         if principal_has_boundary and view.principal.kind in (
             "role_session",
             "user",
@@ -130,16 +141,14 @@ class CompiledStatement:
         ):
             return (
                 True,
-                None,
                 "the caller has a permissions boundary, and AWS applies a NotPrincipal Deny to "
                 "such principals whatever NotPrincipal lists",
             )
-        unlisted = self.principals.unlisted_levels(view.principal)
+        unlisted = principals.unlisted_levels(view.principal)
         if not unlisted:
-            return False, None, ""
+            return False, ""
         return (
             True,
-            None,
             "NotPrincipal does not list " + ", ".join(unlisted) + "; AWS checks each separately",
         )
 

@@ -141,15 +141,12 @@ def _never(_: str) -> bool:
 
 
 class StaticMatcher:
-    """Policy values fixed at compile time; `bind` is free."""
+    """Policy values fixed at compile time: one predicate for every request."""
 
-    __slots__ = ("_bound",)
+    __slots__ = ("predicate",)
 
     def __init__(self, predicate: Predicate) -> None:
-        self._bound = (predicate, _NO_UNRESOLVED)
-
-    def bind(self, context: Mapping[str, tuple[str, ...]]) -> tuple[Predicate, tuple[str, ...]]:
-        return self._bound
+        self.predicate = predicate
 
 
 class VariableMatcher:
@@ -428,7 +425,10 @@ class CompiledCondition:
                 operator.written, self.key_written, self.policy_values, None, matched, note
             )
 
-        predicate, unresolved = self.matcher.bind(view.context)
+        if isinstance(self.matcher, StaticMatcher):
+            predicate, unresolved = self.matcher.predicate, _NO_UNRESOLVED
+        else:
+            predicate, unresolved = self.matcher.bind(view.context)
         note = ""
         if unresolved:
             variables = ", ".join(unresolved)

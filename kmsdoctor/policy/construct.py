@@ -10,6 +10,7 @@ Every field must be given; tests/policy/test_construct.py checks that against th
 from __future__ import annotations
 
 from kmsdoctor.policy.model import (
+    AccessDecision,
     ConditionTrace,
     Decision,
     LayerName,
@@ -117,6 +118,26 @@ def layer_result(
             "results": results,
             "reason": reason,
             "level_decisions": level_decisions,
+        },
+    )
+    return result
+
+
+def access_decision(
+    decision: Decision,
+    layers: dict[str, LayerResult],
+    deciding_layer: LayerName | None,
+    reason: str,
+) -> AccessDecision:
+    result = _new(AccessDecision)
+    _set_attribute(
+        result,
+        "__dict__",
+        {
+            "decision": decision,
+            "layers": layers,
+            "deciding_layer": deciding_layer,
+            "reason": reason,
         },
     )
     return result

@@ -87,7 +87,7 @@ def _union(
     label: str,
     principal_has_boundary: bool = False,
 ) -> LayerResult:
-    results = tuple(policy.evaluate_view(view, principal_has_boundary) for policy in policies)
+    results = tuple([policy.evaluate_view(view, principal_has_boundary) for policy in policies])
     action = view.request.action
     if not results:
         return construct.layer_result(layer, Decision.IMPLICIT_DENY, (), f"there are no {label}")
@@ -211,6 +211,23 @@ def _not_applicable(layer: LayerName, reason: str) -> LayerResult:
     return construct.layer_result(layer, None, (), reason)
 
 
+# Layers that do not take part read the same every time; built once (they are immutable).
+_SERVICE_HAS_NO_IDENTITY = _not_applicable(
+    "identity", "a service principal has no identity policies"
+)
+_NO_BOUNDARY = _not_applicable("permissions_boundary", "no permissions boundary is attached")
+_NO_SESSION_POLICY = _not_applicable("session", "no session policy was passed")
+_NO_SCPS = _not_applicable("scp", "the caller's account is not governed by SCPs")
+_NO_RCPS = _not_applicable("rcp", "the resource's account is not governed by RCPs")
+_NO_ENDPOINT = _not_applicable("vpc_endpoint", "the request does not pass a VPC endpoint")
+_FEDERATED_WITHOUT_SESSION_POLICY = construct.layer_result(
+    "session",
+    Decision.IMPLICIT_DENY,
+    (),
+    "a federated user session without a session policy has no permissions",
+)
+
+
 def _strongest_allow(result: LayerResult) -> PrincipalMatch | None:
     """The strongest principal match among the resource policy's applying Allow statements."""
     best: PrincipalMatch | None = None
@@ -269,7 +286,7 @@ def evaluate_access(inputs: AccessInputs, request: Request) -> AccessDecision:
     resource_label = _layer_label("resource", inputs.resource_service)
 
     if is_service:
-        identity = _not_applicable("identity", "a service principal has no identity policies")
+        identity = _SERVICE_HAS_NO_IDENTITY
     else:
         identity = _union(
             _check_policies(inputs.identity, "identity"), view, "identity", "identity policies"
@@ -277,7 +294,7 @@ def evaluate_access(inputs: AccessInputs, request: Request) -> AccessDecision:
     resource = _resource_layer(inputs, view, resource_label, has_boundary)
 
     if inputs.permissions_boundary is None or is_service:
-        boundary = _not_applicable("permissions_boundary", "no permissions boundary is attached")
+        boundary = _NO_BOUNDARY
     else:
         boundary_policies = _check_policies([inputs.permissions_boundary], "permissions_boundary")
         boundary = _union(boundary_policies, view, "permissions_boundary", "permissions boundary")
@@ -292,22 +309,17 @@ def evaluate_access(inputs: AccessInputs, request: Request) -> AccessDecision:
     elif principal.kind == "federated_user":
         # GetFederationToken: a federated user session without a session policy has no
         # permissions (IAM "Policy evaluation logic", session policies step).
-        session = construct.layer_result(
-            "session",
-            Decision.IMPLICIT_DENY,
-            (),
-            "a federated user session without a session policy has no permissions",
-        )
+        session = _FEDERATED_WITHOUT_SESSION_POLICY
     else:
-        session = _not_applicable("session", "no session policy was passed")
+        session = _NO_SESSION_POLICY
 
     if inputs.scps is None:
-        scp = _not_applicable("scp", "the caller's account is not governed by SCPs")
+        scp = _NO_SCPS
     else:
         scp_levels = [_check_policies(level, "scps") for level in inputs.scps]
         scp = _levels(scp_levels, view, "scp", "SCP")
     if inputs.rcps is None:
-        rcp = _not_applicable("rcp", "the resource's account is not governed by RCPs")
+        rcp = _NO_RCPS
     else:
         rcp_levels = [_check_policies(level, "rcps") for level in inputs.rcps]
         rcp = _levels(rcp_levels, view, "rcp", "RCP")
@@ -320,7 +332,7 @@ def evaluate_access(inputs: AccessInputs, request: Request) -> AccessDecision:
             endpoint_levels, view, "vpc_endpoint", "VPC endpoint policy", has_boundary
         )
     else:
-        vpc_endpoint = _not_applicable("vpc_endpoint", "the request does not pass a VPC endpoint")
+        vpc_endpoint = _NO_ENDPOINT
 
     layers: dict[str, LayerResult] = {
         "identity": identity,
@@ -334,19 +346,19 @@ def evaluate_access(inputs: AccessInputs, request: Request) -> AccessDecision:
 
     for layer_name in LAYER_ORDER:
         if layers[layer_name].decision is Decision.EXPLICIT_DENY:
-            return AccessDecision(
+            return construct.access_decision(
                 Decision.EXPLICIT_DENY, layers, layer_name, layers[layer_name].reason
             )
     for layer_name in ("rcp", "scp", "vpc_endpoint"):
         if layers[layer_name].decision is Decision.IMPLICIT_DENY:
-            return AccessDecision(
+            return construct.access_decision(
                 Decision.IMPLICIT_DENY, layers, layer_name, layers[layer_name].reason
             )
 
     shut_layer, reason = _principal_and_resource(inputs, view, layers, resource_label)
     if shut_layer is not None:
-        return AccessDecision(Decision.IMPLICIT_DENY, layers, shut_layer, reason)
-    return AccessDecision(Decision.ALLOW, layers, None, reason)
+        return construct.access_decision(Decision.IMPLICIT_DENY, layers, shut_layer, reason)
+    return construct.access_decision(Decision.ALLOW, layers, None, reason)
 
 
 def _principal_and_resource(

@@ -344,8 +344,8 @@ def _resource_element(
     if element is None:
         if compiler.kind == "vpc_endpoint":
             # Endpoint policies may leave Resource out: the statement covers every resource.
-            everything = wildcard.build_wildcard_set((), ignore_case=False)
-            return ResourceElement(everything, (), False, True), ()
+            everything = wildcard.build_wildcard_set([(wildcard.STAR,)], ignore_case=False)
+            return ResourceElement(everything, (), False), ()
         raise InvalidPolicy(location, "the statement has no Resource or NotResource")
     element_name, value = element
     texts = _strings(value, f"{location}.{element_name}", "resource")
@@ -357,13 +357,11 @@ def _resource_element(
             with_variables.append(tokens)
         else:
             static.append(tokens)
-    static_set = wildcard.build_wildcard_set(static, ignore_case=False)
     return (
         ResourceElement(
-            static=static_set,
+            static=wildcard.build_wildcard_set(static, ignore_case=False),
             with_variables=tuple(with_variables),
             negated=element_name == "NotResource",
-            matches_everything=static_set.matches_everything,
         ),
         texts,
     )
