@@ -51,7 +51,8 @@ class ResourceElement:
                 except wildcard.UnresolvedVariable as missing:
                     unresolved.append(missing.variable.written)
             if resolved:
-                listed = wildcard.cached_wildcard_set(tuple(resolved), False).matches(view.resource)
+                patterns = wildcard.cached_wildcard_set(tuple(resolved), False, arn_segments=True)
+                listed = patterns.matches(view.resource)
             if unresolved and not listed:
                 note = f"policy variable {', '.join(unresolved)} has no value in this request"
                 if self.negated:

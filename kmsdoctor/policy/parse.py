@@ -344,7 +344,9 @@ def _resource_element(
     if element is None:
         if compiler.kind == "vpc_endpoint":
             # Endpoint policies may leave Resource out: the statement covers every resource.
-            everything = wildcard.build_wildcard_set([(wildcard.STAR,)], ignore_case=False)
+            everything = wildcard.build_wildcard_set(
+                [(wildcard.STAR,)], ignore_case=False, arn_segments=True
+            )
             return ResourceElement(everything, (), False), ()
         raise InvalidPolicy(location, "the statement has no Resource or NotResource")
     element_name, value = element
@@ -359,7 +361,7 @@ def _resource_element(
             static.append(tokens)
     return (
         ResourceElement(
-            static=wildcard.build_wildcard_set(static, ignore_case=False),
+            static=wildcard.build_wildcard_set(static, ignore_case=False, arn_segments=True),
             with_variables=tuple(with_variables),
             negated=element_name == "NotResource",
         ),

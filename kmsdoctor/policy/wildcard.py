@@ -163,11 +163,11 @@ def is_literal(tokens: Sequence[Token]) -> bool:
 # --- regular expressions ----------------------------------------------------------------------
 
 
-def _segment_regex(segment: Sequence[Token]) -> str:
+def _segment_regex(segment: Sequence[Token], any_char: str) -> str:
     parts: list[str] = []
     for token in segment:
         if isinstance(token, Question):
-            parts.append(".")
+            parts.append(any_char)
         elif isinstance(token, Literal):
             parts.append(re.escape(token.text))
         else:  # pragma: no cover - variables are resolved before this point
@@ -175,8 +175,11 @@ def _segment_regex(segment: Sequence[Token]) -> str:
     return "".join(parts)
 
 
-def pattern_regex(tokens: Sequence[Token]) -> str:
-    """Regex source that matches the whole of a string against resolved `tokens`."""
+def pattern_regex(tokens: Sequence[Token], any_char: str = ".") -> str:
+    """Regex source that matches the whole of a string against resolved `tokens`.
+
+    `any_char` is what `?` matches: any character, or (in resource ARNs) any but a colon.
+    """
     segments: list[list[Token]] = [[]]
     for token in tokens:
         if isinstance(token, Star):
@@ -184,21 +187,104 @@ def pattern_regex(tokens: Sequence[Token]) -> str:
         else:
             segments[-1].append(token)
     if len(segments) == 1:
-        return _segment_regex(segments[0]) + r"\Z"
-    pieces = [_segment_regex(segments[0])]
+        return _segment_regex(segments[0], any_char) + r"\Z"
+    pieces = [_segment_regex(segments[0], any_char)]
     for middle in segments[1:-1]:
         # Leftmost match of each middle segment, and no backtracking into it (see module doc).
-        pieces.append(f"(?>.*?{_segment_regex(middle)})")
-    pieces.append(f".*{_segment_regex(segments[-1])}" + r"\Z")
+        pieces.append(f"(?>.*?{_segment_regex(middle, any_char)})")
+    pieces.append(f".*{_segment_regex(segments[-1], any_char)}" + r"\Z")
     return "".join(pieces)
 
 
 @lru_cache(maxsize=4096)
-def compile_patterns(patterns: tuple[tuple[Token, ...], ...], ignore_case: bool) -> re.Pattern[str]:
+def compile_patterns(
+    patterns: tuple[tuple[Token, ...], ...], ignore_case: bool, any_char: str = "."
+) -> re.Pattern[str]:
     """One regex for several resolved patterns: a string matches if any pattern matches it."""
     flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    alternatives = "|".join(f"(?:{pattern_regex(tokens)})" for tokens in patterns)
+    alternatives = "|".join(f"(?:{pattern_regex(tokens, any_char)})" for tokens in patterns)
     return re.compile(alternatives, flags)
+
+
+# --- resource ARNs ----------------------------------------------------------------------------
+#
+# Source: IAM "IAM JSON policy elements: Resource", "Using wildcards in resource ARNs":
+# wildcards go "within the individual segments of an ARN (the parts separated by colons)";
+# "If the * wildcard is the last character of a resource ARN segment, it can expand to match
+# beyond the colon boundaries." So a `*` before a colon (or at the end) matches anything, while
+# any other `*`, and every `?`, stays inside its segment.
+
+_NOT_COLON = "[^:]"
+
+
+def split_at_colons(
+    tokens: Sequence[Token], max_parts: int | None = None
+) -> tuple[tuple[Token, ...], ...]:
+    """Split resolved pattern tokens at literal colons (at most `max_parts` parts)."""
+    parts: list[list[Token]] = [[]]
+    for token in tokens:
+        if not isinstance(token, Literal):
+            parts[-1].append(token)
+            continue
+        pieces = token.text.split(":")
+        for index, piece in enumerate(pieces):
+            if index > 0:
+                if max_parts is None or len(parts) < max_parts:
+                    parts.append([])
+                else:
+                    parts[-1].append(Literal(":"))
+            if piece:
+                parts[-1].append(Literal(piece))
+    return tuple(tuple(part) for part in parts)
+
+
+def _stars_only_end_segments(tokens: Sequence[Token]) -> bool:
+    for index, token in enumerate(tokens):
+        if not isinstance(token, Star):
+            continue
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        if following is not None and not (
+            isinstance(following, Literal) and following.text.startswith(":")
+        ):
+            return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentedPattern:
+    """A resource pattern with a `*` inside a segment, matched segment by segment.
+
+    Each pattern segment matches one segment of the value; a segment ending in `*` may also
+    swallow the value segments after it (the "expand beyond the colon" rule).
+    """
+
+    segments: tuple[WildcardSet, ...]
+    open_ended: tuple[bool, ...]
+
+    def matches(self, value: str) -> bool:
+        parts = value.split(":")
+        # Value positions (segment indexes) where the next pattern segment may start.
+        starts = {0}
+        for segment, open_ended in zip(self.segments, self.open_ended, strict=True):
+            next_starts: set[int] = set()
+            for start in starts:
+                if start < len(parts) and segment.matches(parts[start]):
+                    if open_ended:
+                        next_starts.update(range(start + 1, len(parts) + 1))
+                    else:
+                        next_starts.add(start + 1)
+            if not next_starts:
+                return False
+            starts = next_starts
+        return len(parts) in starts
+
+
+def _segmented_pattern(tokens: tuple[Token, ...]) -> SegmentedPattern:
+    segments = split_at_colons(tokens)
+    return SegmentedPattern(
+        segments=tuple(build_wildcard_set([segment], ignore_case=False) for segment in segments),
+        open_ended=tuple(bool(segment) and isinstance(segment[-1], Star) for segment in segments),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +295,7 @@ class WildcardSet:
     regex: re.Pattern[str] | None
     matches_everything: bool
     ignore_case: bool
+    segmented: tuple[SegmentedPattern, ...] = ()  # resource patterns the regex cannot express
 
     def matches(self, value: str) -> bool:
         if self.ignore_case:
@@ -219,12 +306,18 @@ class WildcardSet:
         """`matches` for a value already lower-cased when the set ignores case."""
         if self.matches_everything or value in self.exact:
             return True
-        return self.regex is not None and self.regex.match(value) is not None
+        if self.regex is not None and self.regex.match(value) is not None:
+            return True
+        return any(pattern.matches(value) for pattern in self.segmented)
 
 
-def build_wildcard_set(patterns: Iterable[tuple[Token, ...]], *, ignore_case: bool) -> WildcardSet:
+def build_wildcard_set(
+    patterns: Iterable[tuple[Token, ...]], *, ignore_case: bool, arn_segments: bool = False
+) -> WildcardSet:
+    """Compile patterns. `arn_segments`: resource-ARN rules (see "resource ARNs" above)."""
     exact: set[str] = set()
     with_wildcards: list[tuple[Token, ...]] = []
+    segmented: list[SegmentedPattern] = []
     matches_everything = False
     for tokens in patterns:
         if tokens == (STAR,):
@@ -232,40 +325,30 @@ def build_wildcard_set(patterns: Iterable[tuple[Token, ...]], *, ignore_case: bo
         elif is_literal(tokens):
             text = literal_text(tokens)
             exact.add(text.lower() if ignore_case else text)
+        elif arn_segments and not _stars_only_end_segments(tokens):
+            segmented.append(_segmented_pattern(tokens))
         else:
+            # Without arn_segments every * is free; with it, every * here ends a segment and
+            # may run past colons, so only `?` is held to its segment.
             with_wildcards.append(tokens)
-    regex = compile_patterns(tuple(with_wildcards), ignore_case) if with_wildcards else None
-    return WildcardSet(frozenset(exact), regex, matches_everything, ignore_case)
+    any_char = _NOT_COLON if arn_segments else "."
+    regex = (
+        compile_patterns(tuple(with_wildcards), ignore_case, any_char) if with_wildcards else None
+    )
+    return WildcardSet(frozenset(exact), regex, matches_everything, ignore_case, tuple(segmented))
 
 
 @lru_cache(maxsize=4096)
-def cached_wildcard_set(patterns: tuple[tuple[Token, ...], ...], ignore_case: bool) -> WildcardSet:
+def cached_wildcard_set(
+    patterns: tuple[tuple[Token, ...], ...], ignore_case: bool, arn_segments: bool = False
+) -> WildcardSet:
     """`build_wildcard_set` for patterns resolved per request (the cache keeps it cheap)."""
-    return build_wildcard_set(patterns, ignore_case=ignore_case)
+    return build_wildcard_set(patterns, ignore_case=ignore_case, arn_segments=arn_segments)
 
 
 # --- ARNs -------------------------------------------------------------------------------------
 
 ARN_COMPONENTS = 6  # arn:partition:service:region:account:resource (resource may hold colons)
-
-
-def split_arn_tokens(tokens: Sequence[Token]) -> tuple[tuple[Token, ...], ...]:
-    """Split resolved pattern tokens at the first five literal colons."""
-    components: list[list[Token]] = [[]]
-    for token in tokens:
-        if not isinstance(token, Literal):
-            components[-1].append(token)
-            continue
-        pieces = token.text.split(":")
-        for index, piece in enumerate(pieces):
-            if index > 0:
-                if len(components) < ARN_COMPONENTS:
-                    components.append([])
-                else:
-                    components[-1].append(Literal(":"))
-            if piece:
-                components[-1].append(Literal(piece))
-    return tuple(tuple(component) for component in components)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +380,7 @@ def arn_pattern(tokens: tuple[Token, ...]) -> ArnPattern:
     if tokens == (STAR,):
         return ArnPattern((), True)
     components = tuple(
-        build_wildcard_set([component], ignore_case=False) for component in split_arn_tokens(tokens)
+        build_wildcard_set([component], ignore_case=False)
+        for component in split_at_colons(tokens, ARN_COMPONENTS)
     )
     return ArnPattern(components, False)

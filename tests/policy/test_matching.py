@@ -70,6 +70,20 @@ def test_not_action_applies_to_every_other_action():
         ("arn:aws:kms:eu-west-?:111111111111:key/*", KEY, True),
         ("arn:aws:kms:us-east-1:111111111111:key/*", KEY, False),
         ("*", KEY, True),
+        # "If the * wildcard is the last character of a resource ARN segment, it can expand to
+        # match beyond the colon boundaries" — other wildcards stay inside their segment.
+        ("arn:aws:kms:*:key/*", KEY, True),
+        ("arn:*:s3:::bucket/*", "arn:aws:s3:::bucket/k", True),
+        ("arn:aws:s3:::bucket/*/logs", "arn:aws:s3:::bucket/a/b/logs", True),
+        ("arn:aws:s3:::bucket/*/logs", "arn:aws:s3:::bucket/a:b/logs", False),
+        ("arn:aws:s3:::bucket/a?b", "arn:aws:s3:::bucket/a:b", False),
+        ("arn:aws:s3:::bucket/*", "arn:aws:s3:::bucket/a:b", True),
+        ("arn:aws:kms:eu-*-1:111111111111:key/*", KEY, True),
+        ("arn:aws:kms:e*1:1*:key/*", KEY, True),
+        ("arn:aws:kms:e*1:2*:key/*", KEY, False),
+        # A free * before a colon, then a segment-bound one: needs a later occurrence of ":x".
+        ("arn:*:x*y", "arn:q:x:z:xy", True),
+        ("arn:*:x*y", "arn:q:x:z:x:y", False),
     ],
 )
 def test_resource_matching(pattern, resource, expected):
