@@ -72,9 +72,9 @@ def _wanted(operator: Operator, trace: ConditionTrace) -> str:
         else _positive_phrase(operator, values)
     )
     if operator.qualifier == "ForAllValues":
-        phrase = f"every value to be {phrase}"
+        phrase = f"{phrase}, for every value"
     elif operator.qualifier == "ForAnyValue":
-        phrase = f"at least one value to be {phrase}"
+        phrase = f"{phrase}, for at least one value"
     if operator.if_exists:
         phrase = f"{phrase}, when the key is present"
     return phrase

@@ -48,7 +48,7 @@ def test_missing_key_and_negated_operators():
     assert describe_condition(negated) == "kms:CallerAccount is 2, the policy wants none of 1, 2"
     like = ConditionTrace("ForAnyValue:StringLike", "aws:TagKeys", ("a*",), ("b", "c"), False)
     assert describe_condition(like) == (
-        "aws:TagKeys is [b, c], the policy wants at least one value to be a value like a*"
+        "aws:TagKeys is [b, c], the policy wants a value like a*, for at least one value"
     )
     dates = ConditionTrace("DateLessThan", "aws:CurrentTime", ("2020-01-01",), ("2024",), False)
     assert describe_condition(dates).endswith("the policy wants before 2020-01-01")

@@ -121,7 +121,9 @@ def parse_or_policy_error(document, kind):
         return None
 
 
-kinds = st.sampled_from(["identity", "resource", "scp", "rcp", "vpc_endpoint", "session"])
+kinds = st.sampled_from(
+    ["identity", "resource", "permissions_boundary", "session", "scp", "rcp", "vpc_endpoint"]
+)
 
 
 @SETTINGS
