@@ -308,6 +308,8 @@ class WildcardSet:
             return True
         if self.regex is not None and self.regex.match(value) is not None:
             return True
+        if not self.segmented:  # the common case; skip building a generator
+            return False
         return any(pattern.matches(value) for pattern in self.segmented)
 
 
