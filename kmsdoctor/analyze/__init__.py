@@ -45,18 +45,13 @@ def analyze_principal(
 def analyze_snapshot(snapshot: Snapshot) -> Diagnosis:
     principals: list[PrincipalDiagnosis] = []
     notes: list[str] = []
-    several = len(snapshot.target.principals) > 1
     for principal in snapshot.target.principals:
         diagnosis, assumptions = analyze_principal(snapshot, principal)
         principals.append(diagnosis)
+        # Assumptions are worded for the whole run, so several principals share one note.
         for assumption in assumptions:
-            note = (
-                f"{principal.arn}: {assumption}"
-                if several and "no object key" not in assumption
-                else assumption
-            )
-            if note not in notes:
-                notes.append(note)
+            if assumption not in notes:
+                notes.append(assumption)
     if not snapshot.target.principals:
         caller = snapshot.target.caller
         why = caller.reason() if not caller.is_ok else "the snapshot lists no principal"

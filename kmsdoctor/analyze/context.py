@@ -288,7 +288,8 @@ def _principal_and_keys(
         if not session_arn:
             session_arn = f"arn:aws:sts::{account}:assumed-role/{name}/{PLACEHOLDER_SESSION_NAME}"
             assumptions.append(
-                f"no session of {name} was observed; assumed the session ARN {session_arn}"
+                "principals given with --role-arn were analysed as a session named "
+                f"'{PLACEHOLDER_SESSION_NAME}' (no real session of them was observed)"
             )
         session_name = session_arn.rsplit("/", 1)[-1]
         keys["aws:PrincipalType"] = "AssumedRole"

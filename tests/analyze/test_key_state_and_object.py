@@ -145,3 +145,17 @@ def test_no_object_key_analyses_bucket_default_with_placeholder_and_says_so():
     assert any(f"{BUCKET_ARN}/*" in note for note in diagnosis.notes)
     s3_request = result.locks["bucket_policy"].evidence["requests"][0]
     assert s3_request["resource"] == f"{BUCKET_ARN}/*"
+
+
+def test_aws_managed_key_findings_point_at_replacing_the_key_not_editing_its_policy():
+    key = make_key(policy=key_policy(), key_manager="AWS", aliases=("alias/aws/s3",))
+    snapshot = make_snapshot(
+        key=key,
+        obj=make_object(kms_key_id="alias/aws/s3"),
+        encryption=BucketEncryption("aws:kms", None, False),
+    )
+    result = only(diagnose(snapshot))
+    found = codes(result)
+    assert "KD501" in found
+    assert "KD301" not in found  # no statement can be added to an AWS managed key's policy
+    assert "KD604" not in found  # aws:kms without a key id is the aws/s3 key

@@ -100,7 +100,9 @@ def test_pipeline_deny_outranks_unknown():
 
 def test_role_arn_without_a_session_uses_a_placeholder_session_and_says_so():
     diagnosis = diagnose(_pipeline_snapshot(key_policy_roles=PIPELINE_ROLES))
-    assert any("assumed-role/PipelineRole/kmsdoctor" in note for note in diagnosis.notes)
+    session_notes = [note for note in diagnosis.notes if "--role-arn" in note]
+    assert len(session_notes) == 1
+    assert "'kmsdoctor'" in session_notes[0]
 
 
 # --- write ------------------------------------------------------------------------------------

@@ -58,6 +58,8 @@ def _raw_statement(ev: PrincipalEvaluation, trace: StatementTrace) -> dict | Non
         "In B, add a statement allowing kms:Decrypt (writes: kms:GenerateDataKey and kms:Decrypt) "
         "on the exact key ARN to the role's inline or attached policy."
     ),
+    # Naming an AWS managed key in B's policy is pointless: that key must be replaced (KD501).
+    suppressed_by=("KD501",),
 )
 def identity_kms_not_allowed(ev: PrincipalEvaluation) -> list[RuleHit]:
     """A cross-account key is used only when *both* A's key policy and the caller's own IAM

@@ -41,7 +41,8 @@ def _grant_sentence(ev: PrincipalEvaluation) -> str:
         "In A, add a key-policy statement naming the role ARN with kms:Decrypt, limited with "
         "kms:ViaService to s3.<Region>.amazonaws.com."
     ),
-    suppressed_by=("KD303",),
+    # An AWS managed key's policy cannot be changed: the fix is another key (KD501).
+    suppressed_by=("KD303", "KD501"),
 )
 def key_policy_missing_principal(ev: PrincipalEvaluation) -> list[RuleHit]:
     """The key policy is the authority for a KMS key: a principal in another account can use

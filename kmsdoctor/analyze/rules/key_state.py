@@ -264,10 +264,20 @@ def key_unusable_state(ev: PrincipalEvaluation) -> list[RuleHit]:
     ]
 
 
+AWS_S3_ALIAS = "alias/aws/s3"
+
+
 def same_key(reference: str | None, other: str | None, aliases: list[str]) -> bool:
-    """Do two key references name the same key (ARN, key id, alias name or alias ARN)?"""
-    if not reference or not other:
+    """Do two key references name the same key (ARN, key id, alias name or alias ARN)?
+
+    A bucket default of aws:kms without a key id (`other` None) means the AWS managed key
+    aws/s3.
+    """
+    if not reference:
         return False
+    if not other:
+        names = {a.rsplit(":", 1)[-1] for a in aliases}
+        return reference.rsplit(":", 1)[-1] == AWS_S3_ALIAS or AWS_S3_ALIAS in names
     if key_id_of(reference) == key_id_of(other):
         return True
     names = {a.rsplit(":", 1)[-1] for a in aliases}
