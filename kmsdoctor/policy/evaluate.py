@@ -143,10 +143,13 @@ def _levels(
         )
     if first_shut_level is not None:
         names = ", ".join(policy.name for policy in levels[first_shut_level]) or "none attached"
-        reason = (
-            f"no {label} at level {first_shut_level + 1} ({names}) allows {action}; "
-            "every level must allow"
-        )
+        if layer == "vpc_endpoint":
+            reason = f"the {label} ({names}) does not allow {action}"
+        else:
+            reason = (
+                f"no {label} at level {first_shut_level + 1} ({names}) allows {action}; "
+                "every level must allow"
+            )
         return construct.layer_result(
             layer, Decision.IMPLICIT_DENY, results_tuple, reason, decisions_tuple
         )

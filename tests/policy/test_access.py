@@ -322,8 +322,10 @@ def test_rcp_levels_and_vpc_endpoint_must_allow():
     inputs.rcps = [[ceiling("rcp", "s3:*")]]
     assert evaluate_access(inputs, decrypt()).deciding_layer == "rcp"
     inputs.rcps = [[ceiling("rcp", "*")]]
-    inputs.vpc_endpoint_policies = [ceiling("rcp", "s3:*")]
-    assert evaluate_access(inputs, decrypt()).deciding_layer == "vpc_endpoint"
+    inputs.vpc_endpoint_policies = [ceiling("rcp", "s3:*", name="endpoint")]
+    decision = evaluate_access(inputs, decrypt())
+    assert decision.deciding_layer == "vpc_endpoint"
+    assert decision.reason == "the VPC endpoint policy (endpoint) does not allow kms:Decrypt"
 
 
 def test_layers_that_do_not_take_part_have_no_decision():
