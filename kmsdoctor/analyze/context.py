@@ -11,6 +11,7 @@ for multipart uploads). This module turns a snapshot and one `PrincipalInfo` int
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 
 from kmsdoctor.policy.model import ContextValue, Request, RequestPrincipal
@@ -331,6 +332,7 @@ def _authorizations(
 ) -> list[Authorization]:
     common: dict[str, ContextValue] = dict(principal_keys)
     common["aws:RequestedRegion"] = ctx.region
+    common.update(_time_keys(ctx.snapshot.created_at))
     if ctx.resource_account:
         common["aws:ResourceAccount"] = ctx.resource_account
     if ctx.resource_org_id:
@@ -416,6 +418,22 @@ def _authorizations(
             )
         )
     return authorizations
+
+
+def _time_keys(created_at: str) -> dict[str, ContextValue]:
+    """aws:CurrentTime / aws:EpochTime as of the snapshot, so date conditions are evaluated
+    for the moment the configuration was read (a replay next month gives the same answer)."""
+    try:
+        moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return {}
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return {
+        "aws:CurrentTime": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(moment.timestamp())),
+    }
 
 
 def _add_write_encryption_headers(ctx: RequestContext, s3_keys: dict[str, ContextValue]) -> None:

@@ -93,6 +93,9 @@ def relevant_statements(
                     shown.append(trace)
         else:
             shown.extend(result.deciding)
+    # Closest first: statements that name the caller (a condition or the resource failed) before
+    # those about someone else, such as the key policy's statement for A's own root.
+    shown.sort(key=lambda t: (t.principal_matched is False, not t.resource_matched))
     return shown
 
 
@@ -170,9 +173,10 @@ def _layer_outcome(
         )
     evidence["decision"] = "implicit_deny"
     sentence = f"{action} on {resource}: no statement in {what} allows it"
-    if shown:
+    if shown and shown[0].principal_matched is not False:
+        closest = shown[0]
         sentence += (
-            f" (closest: {shown[0].label} in {shown[0].policy_name} — {closest_miss(shown[0])})"
+            f" (closest: {closest.label} in {closest.policy_name} — {closest_miss(closest)})"
         )
     return _RequestOutcome("implicit_deny", sentence, evidence)
 

@@ -15,10 +15,15 @@ from tests.analyze.factories import (
     SESSION_ARN,
     A,
     B,
+    allow_role_decrypt_statement,
+    diagnose,
     endpoint,
+    key_policy,
     make_key,
     make_object,
     make_snapshot,
+    only,
+    statuses,
 )
 
 
@@ -100,3 +105,19 @@ def test_write_is_put_object_and_generate_data_key_with_multipart_decrypt():
     s3 = ctx.authorization("s3").request
     assert s3.context["s3:x-amz-server-side-encryption"] == "aws:kms"
     assert s3.context["s3:x-amz-server-side-encryption-aws-kms-key-id"] == KEY_ARN
+
+
+def test_date_conditions_are_evaluated_at_the_time_of_the_snapshot():
+    ctx = _context(make_snapshot())
+    context = ctx.authorization("kms").request.context
+    assert context["aws:CurrentTime"] == "2026-11-23T09:00:00Z"
+    assert context["aws:EpochTime"] == "1795424400"
+
+
+def test_key_policy_statement_that_expired_before_the_snapshot_does_not_allow():
+    expired = allow_role_decrypt_statement(
+        condition={"DateLessThan": {"aws:CurrentTime": "2026-01-01T00:00:00Z"}}
+    )
+    result = only(diagnose(make_snapshot(key=make_key(policy=key_policy(expired)))))
+    assert statuses(result)["key_policy"] == "implicit_deny"
+    assert "KD311" in [f.code for f in result.findings]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -121,3 +122,15 @@ def test_json_output_never_contains_rich_markup_or_colour(tmp_path):
     run = _analyze(tmp_path, make_snapshot(key=make_key(policy=key_policy())))
     assert "\x1b[" not in run.stdout
     json.loads(run.stdout)
+
+
+def test_the_example_in_docs_json_output_md_has_the_real_shape(tmp_path):
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "json-output.md").read_text("utf-8")
+    example = json.loads(doc.split("```json\n", 1)[1].split("\n```", 1)[0])
+    real = json.loads(_analyze(tmp_path, make_snapshot(key=make_key(policy=key_policy()))).stdout)
+    assert set(example) == set(real)
+    assert list(example["locks"]) == list(real["locks"])
+    assert example["locks"]["key_policy"]["status"] == real["locks"]["key_policy"]["status"]
+    assert example["findings"][0]["fix"] == real["findings"][0]["fix"]
+    assert [f["code"] for f in example["findings"]] == [f["code"] for f in real["findings"]]
+    _check_principal_result(example)
