@@ -17,8 +17,9 @@ Build order (placeholders can only be filled once moto has made the ids):
   2. every `{{key_arn:…}}`, `{{key_id:…}}`, `{{role_id:…}}`, `{{stale_role_id:…}}` in the scenario
      is filled;
   3. key policies, aliases, grants; role trust, inline, managed and boundary policies; the bucket
-     (policy, encryption, ownership, public access block); the objects; then key states
-     (objects are written before a key is disabled or scheduled for deletion);
+     (encryption, ownership, public access block); the objects; then the bucket policy and key
+     states (moto would apply a bucket policy's Deny, and a key's state, to the fixture's own
+     writes);
   4. the organization, if any; 5. the profiles.
 
 What moto 5 supports for `organization` (checked against moto 5.2): create_organization,
@@ -161,8 +162,7 @@ def build_scenario(scenario: dict[str, Any], workdir: Path) -> Sandbox:
     region = scenario["region"]
     source_account = scenario["accounts"]["source"]
     target_account = scenario["accounts"]["target"]
-    # One boto3 session for every client: service models are parsed once, not per account.
-    shared = boto3.Session(region_name=region)
+    shared = _shared_session(region)
     source_creds = _assume(shared, source_account, FIXTURE_ADMIN_ROLE)
     source = _Account(shared, source_creds, region)
     target_admin = _Account(shared, _assume(shared, target_account, FIXTURE_ADMIN_ROLE), region)
@@ -186,9 +186,13 @@ def build_scenario(scenario: dict[str, Any], workdir: Path) -> Sandbox:
     source_spec = filled["source"]
     _configure_keys(source, source_spec.get("keys", {}), key_arns, region)
     _configure_roles(target_admin, filled["target"].get("roles", {}))
-    _create_bucket(source, source_spec["bucket"], region)
+    bucket = source_spec["bucket"]
+    _create_bucket(source, bucket, region)
     for obj in source_spec.get("objects", []):
-        _put_object(source, source_spec["bucket"]["name"], obj)
+        _put_object(source, bucket["name"], obj)
+    # After the objects: moto applies any Deny in a bucket policy to every caller, including
+    # the fixture's own writes, whatever its Principal and Condition say.
+    _put_bucket_policy(source, bucket)
     _set_key_states(source, source_spec.get("keys", {}), key_ids, region)
 
     # 4. organization
@@ -227,6 +231,21 @@ def build_scenario(scenario: dict[str, Any], workdir: Path) -> Sandbox:
         stale_role_ids=stale_role_ids,
         secrets=secrets,
     )
+
+
+_model_loader: Any = None
+
+
+def _shared_session(region: str) -> boto3.Session:
+    """One boto3 session for every client of a build, reading service models through one
+    loader for the whole process: each model is parsed once, not once per client or build."""
+    global _model_loader
+    session = boto3.Session(region_name=region)
+    if _model_loader is None:
+        _model_loader = session._session.get_component("data_loader")
+    else:
+        session._session.register_component("data_loader", _model_loader)
+    return session
 
 
 @dataclass
@@ -402,8 +421,6 @@ def _create_bucket(account: _Account, spec: dict[str, Any], region: str) -> None
         s3.create_bucket(Bucket=bucket)
     else:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-    if spec.get("policy") is not None:
-        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(spec["policy"]))
     encryption = spec.get("encryption")
     if encryption:
         default: dict[str, Any] = {"SSEAlgorithm": encryption["sse_algorithm"]}
@@ -428,6 +445,13 @@ def _create_bucket(account: _Account, spec: dict[str, Any], region: str) -> None
                 "BlockPublicPolicy": bool(pab.get("block_public_policy", False)),
                 "RestrictPublicBuckets": bool(pab.get("restrict_public_buckets", False)),
             },
+        )
+
+
+def _put_bucket_policy(account: _Account, spec: dict[str, Any]) -> None:
+    if spec.get("policy") is not None:
+        account.client("s3").put_bucket_policy(
+            Bucket=spec["name"], Policy=json.dumps(spec["policy"])
         )
 
 
