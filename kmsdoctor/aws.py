@@ -197,14 +197,14 @@ def session_for(profile: str | None, region: str | None) -> boto3.Session:
         raise UsageError(f"profile {profile!r} is not in your AWS config files") from None
     except bce.BotoCoreError as exc:
         raise _usage_error_for(exc, profile or "default") from None
-    _share_model_loader(session)
+    share_model_loader(session)
     return session
 
 
 _shared_loader: Any = None
 
 
-def _share_model_loader(session: boto3.Session) -> None:
+def share_model_loader(session: boto3.Session) -> None:
     """Every session reads service models through one loader, so a model (IAM's and EC2's are
     large) is parsed once per process, not once per profile."""
     global _shared_loader
@@ -269,7 +269,7 @@ def assume_role(
         aws_session_token=creds["SessionToken"],
         region_name=session.region_name,
     )
-    _share_model_loader(assumed)
+    share_model_loader(assumed)
     return assumed
 
 

@@ -58,6 +58,8 @@ from typing import Any
 
 import boto3
 
+from kmsdoctor.aws import share_model_loader
+
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 PROFILE_SOURCE = "a"
 PROFILE_TARGET = "b"
@@ -233,18 +235,11 @@ def build_scenario(scenario: dict[str, Any], workdir: Path) -> Sandbox:
     )
 
 
-_model_loader: Any = None
-
-
 def _shared_session(region: str) -> boto3.Session:
-    """One boto3 session for every client of a build, reading service models through one
-    loader for the whole process: each model is parsed once, not once per client or build."""
-    global _model_loader
+    """One boto3 session for every client of a build, reading service models through
+    kmsdoctor's process-wide loader: each model is parsed once, not per client or build."""
     session = boto3.Session(region_name=region)
-    if _model_loader is None:
-        _model_loader = session._session.get_component("data_loader")
-    else:
-        session._session.register_component("data_loader", _model_loader)
+    share_model_loader(session)
     return session
 
 

@@ -398,13 +398,17 @@ def test_every_call_collect_makes_is_on_the_allow_list(sandbox, aws_faults, run_
     assert made <= aws.ALLOWED_OPERATIONS
 
 
-def test_an_operation_off_the_allow_list_is_refused_before_it_is_sent(sandbox, aws_faults):
+def test_an_operation_off_the_allow_list_is_refused_before_it_is_sent(sandbox, aws_faults, request):
     box = sandbox(DEMO)
     aws_faults.calls.clear()
     s3 = aws.client(aws.session_for("a", box.region), "s3")
     with pytest.raises(aws.OperationNotAllowed, match="s3:PutObject"):
         aws.call(s3, "PutObject", Bucket=box.bucket, Key="x", Body=b"x")
-    assert "s3:PutObject" not in aws_faults.calls
+    assert "s3:PutObject" not in aws_faults.calls  # never reached the wire
+    if "read_only_guard" in request.fixturenames:
+        # The suite-wide guard (tests/conftest.py) saw the attempt too; this one is on purpose.
+        taken = request.getfixturevalue("read_only_guard").take_off_list()
+        assert [call.operation for call in taken] == ["s3:PutObject"]
 
 
 def test_allow_list_names_only_operations_that_exist():
