@@ -172,8 +172,7 @@ def test_identity_missing_s3_get_object_shuts_identity_lock_at_s3():
 
 
 def test_bucket_policy_explicit_deny_outside_vpc_shuts_bucket_policy():
-    """moto applies any bucket-policy Deny to every caller (A's own HeadObject included), so this
-    incident is built as a snapshot, not as a moto scenario."""
+    """The Deny also covers A's own reads; here the object is known, so only the lock shuts."""
     deny = {
         "Sid": "DenyOutsideVpc",
         "Effect": "Deny",
