@@ -6,7 +6,10 @@ fast and work without AWS libraries being loaded.
 
 from __future__ import annotations
 
+import os
+import re
 import sys
+import threading
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -215,28 +218,63 @@ def main() -> None:
     try:
         # Without standalone mode click returns the code of a `typer.Exit` instead of exiting.
         code = app(standalone_mode=False)
+        if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C (KeyboardInterrupt) into Exit(130)
+            _exit_interrupted()
     except UsageError as exc:
-        typer.echo(f"kmsdoctor: {exc}", err=True)
+        typer.echo(f"kmsdoctor: {_one_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        typer.echo("kmsdoctor: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        _exit_interrupted()
     except Exception as exc:  # click usage errors and anything unexpected
         _exit_on_unexpected(exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _exit_interrupted() -> None:
+    typer.echo("kmsdoctor: interrupted", err=True)
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.current_thread()
+    ):
+        # Collector threads may still be waiting on AWS (up to the read timeout, per retry).
+        # A normal exit joins them first, so Ctrl-C would hang; leave now, output flushed.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+# Runs of the secret-key alphabet at least as long as a secret access key (40). The message of
+# an unexpected exception may hold anything the failing code held, and nothing that long in it
+# is worth the risk of being a credential without a keyword before it (which redact() needs).
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9/+=]{40,}")
+_MAX_LINE = 400
+
+
+def _one_line(message: str, mask_long_tokens: bool = False) -> str:
+    """`message` on one line, credentials masked by redact(), bounded in length."""
+    from kmsdoctor.redact import REDACTED, redact
+
+    line = redact(" ".join(message.split()))
+    if mask_long_tokens:
+        line = _LONG_TOKEN.sub(REDACTED, line)
+    return line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 1] + "…"
 
 
 def _exit_on_unexpected(exc: Exception) -> None:
     import click
 
     if isinstance(exc, click.exceptions.Abort):
-        typer.echo("kmsdoctor: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        _exit_interrupted()
     if isinstance(exc, click.ClickException):
         exc.show()
         sys.exit(EXIT_USAGE)
     # A bug of ours: still one line, with the type, and never the locals of a frame.
-    typer.echo(f"kmsdoctor: internal error: {type(exc).__name__}: {exc}", err=True)
+    typer.echo(
+        f"kmsdoctor: internal error: {type(exc).__name__}: {_one_line(str(exc), True)}",
+        err=True,
+    )
     sys.exit(EXIT_USAGE)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -58,6 +59,24 @@ def iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+@contextmanager
+def worker_pool(max_workers: int) -> Iterator[ThreadPoolExecutor]:
+    """A thread pool for one block that, when the block fails (Ctrl-C above all, or a one-line
+    error), neither waits for the calls in flight nor starts the queued ones.
+
+    `with ThreadPoolExecutor()` waits for every submitted task on the way out, even when an
+    exception is leaving: Ctrl-C during a collection would then sit through every remaining
+    AWS call, each up to its timeout and retries, before the user got the prompt back.
+    """
+    pool = ThreadPoolExecutor(max_workers=max_workers)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
 def parallel(*thunks: Callable[[], Any]) -> list[Any]:
     """Run independent calls at once and return their results in order.
 
@@ -66,6 +85,6 @@ def parallel(*thunks: Callable[[], Any]) -> list[Any]:
     """
     if len(thunks) <= 1:
         return [thunk() for thunk in thunks]
-    with ThreadPoolExecutor(max_workers=min(len(thunks), 16)) as pool:
+    with worker_pool(min(len(thunks), 16)) as pool:
         futures = [pool.submit(thunk) for thunk in thunks]
         return [future.result() for future in futures]

@@ -7,11 +7,17 @@ then says the ceiling could not be checked, it never assumes there is none.
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, Literal
 
 from kmsdoctor.aws import CallResult, call, call_pages
-from kmsdoctor.collect.fetch import first_failure, parallel, parse_policy_document, to_fetched
+from kmsdoctor.collect.fetch import (
+    first_failure,
+    parallel,
+    parse_policy_document,
+    to_fetched,
+    worker_pool,
+)
 from kmsdoctor.snapshot import CallError, Fetched, NamedPolicy, Organization, PolicyLevel
 
 PolicyType = Literal["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"]
@@ -26,7 +32,7 @@ def collect_organization(
     """The organization and the policies of `policy_type` at every level above `account_id`,
     root first. Each level's policies are fetched as soon as the level is known, while the walk
     up the tree goes on."""
-    with ThreadPoolExecutor(max_workers=MAX_DEPTH + 2) as pool:
+    with worker_pool(MAX_DEPTH + 2) as pool:
         described: Future[CallResult] = pool.submit(call, org, "DescribeOrganization")
         levels: list[tuple[str, LevelType]] = [(account_id, "ACCOUNT")]
         fetching = [pool.submit(_level, org, account_id, "ACCOUNT", policy_type)]

@@ -16,7 +16,7 @@ Clients are made up front in this thread (boto3 sessions are not thread-safe; cl
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from kmsdoctor.aws import (
     profile_label,
     session_for,
 )
+from kmsdoctor.collect.fetch import worker_pool
 from kmsdoctor.collect.organization import PolicyType, collect_organization
 from kmsdoctor.collect.request import CollectRequest
 from kmsdoctor.collect.source import (
@@ -98,7 +99,7 @@ def collect_snapshot(request: CollectRequest) -> Snapshot:
         client(target, s, region) for s in ("sts", "iam", "organizations", "ec2")
     )
 
-    with ThreadPoolExecutor(max_workers=_TOP_LEVEL_WORKERS) as pool:
+    with worker_pool(_TOP_LEVEL_WORKERS) as pool:
         a_ident = pool.submit(call, a_sts, "GetCallerIdentity")
         b_ident = pool.submit(call, b_sts, "GetCallerIdentity")
         bucket_f = pool.submit(collect_bucket, a_s3, request.bucket, a_label)
