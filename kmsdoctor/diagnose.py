@@ -1,19 +1,21 @@
-"""`kmsdoctor diagnose`: collect → (probe) → analyze, in one call.
+"""`kmsdoctor diagnose`: collect → probe → analyze, in one call.
 
-The probe stage (calls made as the caller: HeadObject, a one-byte GetObject, DescribeKey, an
-optional Decrypt round trip) comes in a later version. Its hook is `_run_probes`: it receives the
-snapshot and returns it with `snapshot.probes` filled. Until then no probe is run, and the
-diagnosis says so instead of pretending.
+The probe stage (`kmsdoctor.probe`) makes the real calls as the caller — GetCallerIdentity,
+DescribeKey, HeadObject, a one-byte GetObject, and with `--probe-decrypt` a Decrypt round trip —
+and `--cloudtrail` looks up recent denied KMS events in both accounts. Both only append
+`ProbeCall`s to `snapshot.probes`; the analysis reconciles them with the policies, so the same
+diagnosis comes out of `analyze` on a saved snapshot.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kmsdoctor.analyze import analyze_snapshot
 from kmsdoctor.analyze.model import Diagnosis
-from kmsdoctor.snapshot import Snapshot
+from kmsdoctor.snapshot import ProbeCall, Snapshot
 
 if TYPE_CHECKING:  # the collectors import boto3; keep it out of `import kmsdoctor.diagnose`
     from kmsdoctor.collect import CollectRequest
@@ -21,39 +23,45 @@ if TYPE_CHECKING:  # the collectors import boto3; keep it out of `import kmsdoct
 
 @dataclass(frozen=True)
 class DiagnoseOptions:
-    probe: bool = True  # make the real calls as the caller (not implemented yet)
-    probe_decrypt: bool = False  # also a kms:Decrypt round trip (not implemented yet)
-    cloudtrail: bool = False  # look up recent denied events (not implemented yet)
+    probe: bool = True  # make the real calls as the caller (--no-probe turns it off)
+    probe_decrypt: bool = False  # also a kms:Decrypt round trip (A encrypts a random value)
+    cloudtrail: bool = False  # look up recent denied KMS events in A's and B's trails
 
 
-def _run_probes(snapshot: Snapshot, options: DiagnoseOptions) -> tuple[Snapshot, list[str]]:
-    """The probe hook: returns the snapshot (with `probes` filled once probing exists) and notes.
-
-    Today it runs nothing. It must never invent probe results: an empty `probes` list is the
-    honest answer, and the note tells the reader the verdict rests on the policies alone.
-    """
+def _run_probes(
+    request: CollectRequest, snapshot: Snapshot, options: DiagnoseOptions
+) -> tuple[list[ProbeCall], list[str]]:
+    """The probe stage: the calls as the caller and the CloudTrail lookup, side by side (they
+    depend only on the snapshot). Returns the recorded calls and notes for the reader."""
     notes: list[str] = []
-    if options.probe:
-        notes.append(
-            "no probe was run: probing as the caller is not implemented in this version, so the "
-            "verdict rests on the collected policies alone"
+    if not options.probe:
+        if options.probe_decrypt:
+            notes.append("--probe-decrypt was ignored: --no-probe makes no call as the caller")
+        if not options.cloudtrail:
+            return [], notes
+    from kmsdoctor.probe import ProbeOptions, lookup_denials, run_probes
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        probe_f = (
+            pool.submit(run_probes, request, snapshot, ProbeOptions(options.probe_decrypt))
+            if options.probe
+            else None
         )
-    if options.probe_decrypt:
-        notes.append("--probe-decrypt was ignored: probing is not implemented in this version")
-    return snapshot, notes
+        trail_f = pool.submit(lookup_denials, request, snapshot) if options.cloudtrail else None
+        calls = [
+            *(probe_f.result() if probe_f else []),
+            *(trail_f.result() if trail_f else []),
+        ]
+    return calls, notes
 
 
 def run_diagnosis(request: CollectRequest, options: DiagnoseOptions) -> Diagnosis:
-    """Collect both accounts' configuration for `request` and analyse it."""
+    """Collect both accounts' configuration for `request`, probe as the caller, and analyse."""
     from kmsdoctor.collect import collect_snapshot  # boto3 is imported only when diagnosing
 
     snapshot = collect_snapshot(request)
-    snapshot, probe_notes = _run_probes(snapshot, options)
+    calls, notes = _run_probes(request, snapshot, options)
+    snapshot.probes.extend(calls)
     diagnosis = analyze_snapshot(snapshot)
-    diagnosis.notes.extend(probe_notes)
-    if options.cloudtrail:
-        diagnosis.notes.append(
-            "--cloudtrail: looking up events is not implemented in this version; each shut lock's "
-            "evidence says which account's trail records the denial and how to look it up"
-        )
+    diagnosis.notes.extend(notes)
     return diagnosis

@@ -289,6 +289,10 @@ class ProbeCall:
     error_message: str | None = None  # verbatim from AWS, never a credential
     http_status: int | None = None
     detail: str = ""
+    # Small structured facts about the answer, for the reconciliation: e.g. {"bytes_read": "1"},
+    # {"key_state": "Enabled"}, a CloudTrail lookup's {"trail_side": "source", ...}. Never
+    # object data, plaintext, ciphertext or credentials.
+    facts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

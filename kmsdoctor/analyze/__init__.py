@@ -11,6 +11,7 @@ from kmsdoctor.analyze.context import build_request_context
 from kmsdoctor.analyze.evaluation import evaluate_principal
 from kmsdoctor.analyze.locks import evaluate_locks
 from kmsdoctor.analyze.model import Diagnosis, Finding, LockResult, PrincipalDiagnosis
+from kmsdoctor.analyze.reconcile import apply_reconciliation, reconcile
 from kmsdoctor.analyze.rules import run_rules
 from kmsdoctor.snapshot import PrincipalInfo, Snapshot
 
@@ -37,9 +38,10 @@ def analyze_principal(
         if hint:
             lock.evidence["cloudtrail"] = hint
     findings = run_rules(ev)
-    return PrincipalDiagnosis(
-        principal=principal.arn, locks=locks, findings=findings
-    ), ctx.assumptions
+    diagnosis = PrincipalDiagnosis(principal=principal.arn, locks=locks, findings=findings)
+    # The probe's answers as the caller (if the snapshot has any) against the locks.
+    apply_reconciliation(diagnosis, reconcile(ev))
+    return diagnosis, ctx.assumptions
 
 
 def analyze_snapshot(snapshot: Snapshot) -> Diagnosis:
@@ -56,9 +58,4 @@ def analyze_snapshot(snapshot: Snapshot) -> Diagnosis:
         caller = snapshot.target.caller
         why = caller.reason() if not caller.is_ok else "the snapshot lists no principal"
         notes.append(f"no principal to analyse in B ({why}); the verdict is unknown")
-    if snapshot.probes:
-        notes.append(
-            f"the snapshot holds {len(snapshot.probes)} probe result(s); this version of the "
-            "analysis does not reconcile probes yet, so the verdict rests on the policies alone"
-        )
     return Diagnosis(principals=principals, notes=notes)

@@ -161,21 +161,30 @@ class PrincipalDiagnosis:
     principal: str  # the IAM role or user ARN in B
     locks: dict[str, LockResult]  # keyed by lock name, in LOCK_NAMES order
     findings: list[Finding] = field(default_factory=list)
+    # Set by the probe reconciliation (reconcile.py) when AWS's answers to the probe decide the
+    # verdict on their own (a GET that worked or was denied); None leaves it to the locks.
+    probe_verdict: Verdict | None = None
+    probe: dict[str, Any] | None = None  # the reconciliation, JSON-ready; None: not probed
 
     @property
     def verdict(self) -> Verdict:
+        if self.probe_verdict is not None:
+            return self.probe_verdict
         return verdict_of_locks(self.locks)
 
     def shut_locks(self) -> list[str]:
         return [name for name, result in self.locks.items() if result.status in DENY_STATUSES]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        report = {
             "principal": self.principal,
             "verdict": self.verdict,
             "locks": {name: result.to_dict() for name, result in self.locks.items()},
             "findings": [finding.to_dict() for finding in self.findings],
         }
+        if self.probe is not None:
+            report["probe"] = self.probe
+        return report
 
 
 @dataclass
@@ -197,7 +206,7 @@ class Diagnosis:
         """The JSON report. One principal: flat shape plus `principal`; several: `principals`."""
         if len(self.principals) == 1:
             only = self.principals[0].to_dict()
-            return {
+            flat = {
                 "schema_version": REPORT_SCHEMA_VERSION,
                 "verdict": self.verdict,
                 "principal": only["principal"],
@@ -205,6 +214,9 @@ class Diagnosis:
                 "findings": only["findings"],
                 "notes": list(self.notes),
             }
+            if "probe" in only:
+                flat["probe"] = only["probe"]
+            return flat
         return {
             "schema_version": REPORT_SCHEMA_VERSION,
             "verdict": self.verdict,

@@ -51,6 +51,12 @@ VERDICT_WORDS = {
     "unknown": ("UNKNOWN", "yellow", "could not decide: a needed lock is unknown"),
 }
 SEVERITY_STYLES = {"error": "red", "warning": "yellow", "info": "cyan"}
+# When AWS's answer to the probe decided the verdict rather than the locks.
+PROBE_VERDICT_WORDS = {
+    "allow": "the read works: the probe as the caller read one byte",
+    "deny": "AWS denied the read to the probe as the caller",
+    "unknown": "could not decide: the probe disagrees with the analysis",
+}
 
 
 def make_console(stream: IO[str]) -> Console:
@@ -72,6 +78,8 @@ def make_console(stream: IO[str]) -> Console:
 def print_text(diagnosis: Diagnosis, stream: IO[str]) -> None:
     console = make_console(stream)
     word, style, meaning = VERDICT_WORDS[diagnosis.verdict]
+    if any(p.probe_verdict == diagnosis.verdict for p in diagnosis.principals):
+        meaning = PROBE_VERDICT_WORDS[diagnosis.verdict]
     header = Text()
     header.append("kmsdoctor verdict: ", style="bold")
     header.append(word, style=f"bold {style}")
@@ -116,6 +124,57 @@ def print_principal(console: Console, principal: PrincipalDiagnosis, several: bo
         console.print(lock_panel(name, result, findings))
     if quiet:
         console.print(not_applicable_panel(quiet))
+    if principal.probe is not None:
+        console.print(probe_panel(principal.probe))
+
+
+PROBE_STYLES = {"agrees": "green", "settles": "green", "disagrees": "yellow", "partial": "dim"}
+OUTCOME_SYMBOLS = {"ok": "✓", "error": "✗", "skipped": "–"}
+
+
+def probe_panel(probe: dict[str, Any]) -> Panel:
+    """What AWS answered as the caller, each call with what it proves, and the agreement."""
+    parts: list[RenderableType] = []
+    summary = Text()
+    summary.append(str(probe.get("summary", "")), style="bold")
+    if probe.get("verdict"):
+        summary.append(f" (verdict decided by the probe: {probe['verdict']})")
+    parts.append(summary)
+    calls = Text()
+    for call in probe.get("calls", []):
+        calls.append(f"{OUTCOME_SYMBOLS.get(call.get('outcome'), '?')} {call.get('operation')}")
+        if call.get("error_code"):
+            calls.append(f" {call['error_code']}")
+            if call.get("error_message"):
+                calls.append(f": {call['error_message']}")
+        calls.append("\n")
+        calls.append(f"  {call.get('meaning', '')}\n", style="dim")
+    if calls.plain:
+        calls.rstrip()
+        parts.append(calls)
+    unseen = probe.get("unseen_layers") or []
+    if unseen:
+        layers = Text()
+        layers.append("Layers kmsdoctor could not see that can explain it:\n", style="bold")
+        for layer in unseen:
+            layers.append(f"• {layer}\n")
+        layers.rstrip()
+        parts.append(layers)
+    trail = Text()
+    for entry in probe.get("cloudtrail", []):
+        trail.append("CloudTrail: ", style="bold")
+        trail.append(str(entry.get("detail", "")))
+        if entry.get("error"):
+            trail.append(f" ({entry['error']})")
+        trail.append("\n")
+    if trail.plain:
+        trail.rstrip()
+        parts.append(trail)
+    style = PROBE_STYLES.get(str(probe.get("status")), "dim")
+    title = Text()
+    title.append("Probe as the caller", style="bold")
+    title.append(f" · {probe.get('status')}", style=style)
+    return Panel(_spaced(parts), title=title, title_align="left", border_style=style)
 
 
 def lock_panel(name: str, result: LockResult, findings: list[Finding]) -> Panel:

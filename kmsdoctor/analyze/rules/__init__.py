@@ -16,6 +16,7 @@ from kmsdoctor.analyze.rules import (  # noqa: F401  (importing registers the ru
     key_policy,
     key_state,
     object,
+    probe,
 )
 from kmsdoctor.analyze.rules.base import REGISTRY, Rule, RuleHit, rule
 
@@ -43,7 +44,7 @@ def run_rules(ev: PrincipalEvaluation) -> list[Finding]:
             Finding(
                 code=registered.code,
                 severity=registered.severity,
-                lock=registered.lock,
+                lock=hit.lock or registered.lock,
                 title=registered.title,
                 detail=hit.detail,
                 fix=hit.fix,

@@ -24,6 +24,9 @@ from kmsdoctor.policy.model import ConditionTrace, PolicyResult, StatementTrace
 class RuleHit:
     detail: str
     fix: Fix | None = None
+    # The lock this hit is about, when one rule can point at several (the probe's findings name
+    # the lock AWS's answer names); None: the rule's own lock.
+    lock: LockName | None = None
 
 
 CheckFunction = Callable[[PrincipalEvaluation], list[RuleHit]]

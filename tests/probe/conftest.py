@@ -1,0 +1,14 @@
+"""Fixtures for the probe tests: the repository root on sys.path (for `moto_fixtures` and
+`tests.probe.helpers`), and the moto sandbox fixtures."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `python -m pytest` puts the repository root on sys.path; a bare `pytest` does not.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from moto_fixtures.pytest_plugin import aws_faults, sandbox  # noqa: E402, F401

@@ -1,0 +1,99 @@
+"""Several --role-arn principals: each is assumed from the target profile and probed in its own
+worker, at the same time as the others; one that cannot be assumed does not stop the rest."""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+import botocore.handlers
+
+from moto_fixtures.builder import load_scenario
+from moto_fixtures.faults import error_response
+from tests.probe.helpers import B, codes_and_locks, denied, diagnose_json
+
+PIPELINE = "pipeline-execution-role-missing-from-key-policy"
+ROLES = ("PipelineRole", "BuildRole", "DeployActionRole", "DeployExecutionRole")
+
+
+def _pipeline_scenario():
+    """The pipeline scenario, with AWS's answer for the one role the key policy forgot."""
+    scenario = copy.deepcopy(load_scenario(PIPELINE))
+    message = (
+        f"User: arn:aws:sts::{B}:assumed-role/DeployExecutionRole/kmsdoctor-probe is not "
+        "authorized to perform: kms:Decrypt on resource: {{key_arn:data}} because no "
+        "resource-based policy allows the kms:Decrypt action"
+    )
+    scenario["probe"]["roles"] = {
+        "DeployExecutionRole": {"s3:GetObject": denied("AccessDenied", message)}
+    }
+    return scenario
+
+
+def _by_role(report):
+    return {p["principal"].rsplit("/", 1)[-1]: p for p in report["principals"]}
+
+
+def test_every_role_is_assumed_and_probed_concurrently(sandbox, aws_faults):
+    box = sandbox(_pipeline_scenario())
+    aws_faults.answer_probes(box)
+    # All four AssumeRole calls must be in flight at once, or this barrier breaks.
+    barrier = threading.Barrier(len(ROLES), timeout=20)
+
+    def wait_for_the_others(name):
+        if name == "sts:AssumeRole":
+            barrier.wait()
+
+    aws_faults.observers.append(wait_for_the_others)
+    report, exit_code = diagnose_json(box)
+
+    assert exit_code == 1 and report["verdict"] == "deny"
+    results = _by_role(report)
+    for role in ROLES:
+        probe = results[role]["probe"]
+        assert probe["status"] == "agrees", (role, probe["summary"])
+        who = next(c for c in probe["calls"] if c["operation"] == "sts:GetCallerIdentity")
+        assert f"assumed-role/{role}/kmsdoctor-probe" in who["meaning"]
+    assert results["DeployExecutionRole"]["verdict"] == "deny"
+    assert ("KD706", "key_policy") in {
+        (f["code"], f["lock"]) for f in results["DeployExecutionRole"]["findings"]
+    }
+    assert all(results[r]["verdict"] == "allow" for r in ROLES[:3])
+
+
+def test_a_role_that_cannot_be_assumed_is_reported_and_the_others_are_probed(
+    sandbox, aws_faults, monkeypatch
+):
+    box = sandbox(_pipeline_scenario())
+    aws_faults.answer_probes(box)
+    refusal = (
+        f"User: arn:aws:sts::{B}:assumed-role/PipelineRole/kmsdoctor-sandbox is not authorized "
+        f"to perform: sts:AssumeRole on resource: arn:aws:iam::{B}:role/DeployExecutionRole"
+    )
+
+    def refuse_deploy_execution_role(request, event_name, **_):
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
+        if event_name.endswith("sts.AssumeRole") and "DeployExecutionRole" in body:
+            return error_response("sts", "AccessDenied", refusal, 403, request.url)
+        return None
+
+    handlers = [
+        ("before-send", refuse_deploy_execution_role, botocore.handlers.REGISTER_FIRST),
+        *botocore.handlers.BUILTIN_HANDLERS,
+    ]
+    monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", handlers)
+    report, exit_code = diagnose_json(box)
+
+    results = _by_role(report)
+    refused = results["DeployExecutionRole"]
+    assert refused["probe"]["status"] == "partial"
+    calls = {c["operation"]: c for c in refused["probe"]["calls"]}
+    assert calls["sts:AssumeRole"]["error_code"] == "AccessDenied"
+    assert calls["sts:AssumeRole"]["error_message"] == refusal
+    assert calls["s3:GetObject"]["outcome"] == "skipped"
+    assert ("KD708", "identity") in {(f["code"], f["lock"]) for f in refused["findings"]}
+    assert refused["verdict"] == "deny"  # the analysis's own, with nothing from the probe
+    for role in ROLES[:3]:
+        assert results[role]["probe"]["status"] == "agrees"
+    assert exit_code == 1
+    assert ("KD708", "identity") in codes_and_locks(report)
