@@ -308,6 +308,12 @@ def _create_keys(
     return arns, ids
 
 
+def _policy_text(policy: Any) -> str:
+    """A fixture's policy as AWS stores it: a JSON object, or text kept as written (so a
+    scenario can hold what JSON objects cannot, such as a repeated key)."""
+    return policy if isinstance(policy, str) else json.dumps(policy)
+
+
 def _configure_keys(
     account: _Account, keys: dict[str, Any], arns: dict[str, str], region: str
 ) -> None:
@@ -315,7 +321,7 @@ def _configure_keys(
         kms = _kms(account, spec, region)
         if spec.get("policy") is not None:
             kms.put_key_policy(
-                KeyId=arns[local], PolicyName="default", Policy=json.dumps(spec["policy"])
+                KeyId=arns[local], PolicyName="default", Policy=_policy_text(spec["policy"])
             )
         for alias in spec.get("aliases", []):
             kms.create_alias(AliasName=alias, TargetKeyId=arns[local])
@@ -446,7 +452,7 @@ def _create_bucket(account: _Account, spec: dict[str, Any], region: str) -> None
 def _put_bucket_policy(account: _Account, spec: dict[str, Any]) -> None:
     if spec.get("policy") is not None:
         account.client("s3").put_bucket_policy(
-            Bucket=spec["name"], Policy=json.dumps(spec["policy"])
+            Bucket=spec["name"], Policy=_policy_text(spec["policy"])
         )
 
 

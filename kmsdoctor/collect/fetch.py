@@ -47,10 +47,28 @@ def parse_policy_document(document: Any) -> Any:
         return document
     for text in (document, urllib.parse.unquote(document)):
         try:
-            return json.loads(text)
+            parsed = json.loads(text, object_pairs_hook=_refuse_repeated_keys)
+        except _RepeatedKey:
+            # Keep the text: parsing would drop all but the last repeated key, and the policy
+            # engine reports which check that silently removes (finding KD801).
+            return text
         except (json.JSONDecodeError, RecursionError):
             continue
+        return parsed
     return document
+
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _refuse_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    decoded: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in decoded:
+            raise _RepeatedKey(key)
+        decoded[key] = value
+    return decoded
 
 
 def iso(value: Any) -> str | None:

@@ -16,6 +16,7 @@ from kmsdoctor.analyze.rules import (  # noqa: F401  (importing registers the ru
     key_policy,
     key_state,
     object,
+    policy_text,
     probe,
 )
 from kmsdoctor.analyze.rules.base import REGISTRY, Rule, RuleHit, rule
