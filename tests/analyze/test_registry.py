@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kmsdoctor.analyze.model import LOCK_NAMES, SEVERITIES
-from kmsdoctor.analyze.rules import REGISTRY, all_rules, markdown, rule
+from kmsdoctor.analyze.rules import REGISTRY, all_rules, markdown, readme_table, rule
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,6 +42,16 @@ def test_docs_findings_md_is_generated_from_the_registry():
     assert written == markdown(), (
         "docs/findings.md is out of date: run "
         "`.venv/bin/python -m kmsdoctor.analyze.rules --markdown > docs/findings.md`"
+    )
+
+
+def test_readme_finding_table_is_generated_from_the_registry():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- findings-table:start -->\n") + len("<!-- findings-table:start -->\n")
+    end = readme.index("<!-- findings-table:end -->")
+    assert readme[start:end] == readme_table(), (
+        "README.md's finding table is out of date: paste the output of "
+        "`.venv/bin/python -m kmsdoctor.analyze.rules --readme-table` between its markers"
     )
 
 

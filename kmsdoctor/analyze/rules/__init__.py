@@ -21,7 +21,16 @@ from kmsdoctor.analyze.rules import (  # noqa: F401  (importing registers the ru
 )
 from kmsdoctor.analyze.rules.base import REGISTRY, Rule, RuleHit, rule
 
-__all__ = ["REGISTRY", "Rule", "RuleHit", "all_rules", "markdown", "rule", "run_rules"]
+__all__ = [
+    "REGISTRY",
+    "Rule",
+    "RuleHit",
+    "all_rules",
+    "markdown",
+    "readme_table",
+    "rule",
+    "run_rules",
+]
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -93,4 +102,15 @@ def markdown() -> str:
         if registered.suppressed_by:
             codes = ", ".join(registered.suppressed_by)
             lines += ["", f"Not reported when {codes} explains the same denial."]
+    return "\n".join(lines) + "\n"
+
+
+def readme_table() -> str:
+    """The finding table in README.md (between its findings-table markers), generated."""
+    lines = ["| code | severity | lock | title |", "| --- | --- | --- | --- |"]
+    for registered in all_rules():
+        link = f"[{registered.code}](docs/findings.md#{registered.code.lower()})"
+        lines.append(
+            f"| {link} | {registered.severity} | `{registered.lock}` | {registered.title} |"
+        )
     return "\n".join(lines) + "\n"
