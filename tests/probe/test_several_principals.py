@@ -3,31 +3,17 @@ worker, at the same time as the others; one that cannot be assumed does not stop
 
 from __future__ import annotations
 
-import copy
 import threading
 
 import botocore.handlers
 
-from moto_fixtures.builder import load_scenario
 from moto_fixtures.faults import error_response
-from tests.probe.helpers import B, codes_and_locks, denied, diagnose_json
+from tests.probe.helpers import B, codes_and_locks, diagnose_json
 
+# The fixture's probe section answers DeployExecutionRole's GET with AWS's KMS denial
+# (`probe.roles`); the other three roles read their byte.
 PIPELINE = "pipeline-execution-role-missing-from-key-policy"
 ROLES = ("PipelineRole", "BuildRole", "DeployActionRole", "DeployExecutionRole")
-
-
-def _pipeline_scenario():
-    """The pipeline scenario, with AWS's answer for the one role the key policy forgot."""
-    scenario = copy.deepcopy(load_scenario(PIPELINE))
-    message = (
-        f"User: arn:aws:sts::{B}:assumed-role/DeployExecutionRole/kmsdoctor-probe is not "
-        "authorized to perform: kms:Decrypt on resource: {{key_arn:data}} because no "
-        "resource-based policy allows the kms:Decrypt action"
-    )
-    scenario["probe"]["roles"] = {
-        "DeployExecutionRole": {"s3:GetObject": denied("AccessDenied", message)}
-    }
-    return scenario
 
 
 def _by_role(report):
@@ -35,7 +21,7 @@ def _by_role(report):
 
 
 def test_every_role_is_assumed_and_probed_concurrently(sandbox, aws_faults):
-    box = sandbox(_pipeline_scenario())
+    box = sandbox(PIPELINE)
     aws_faults.answer_probes(box)
     # All four AssumeRole calls must be in flight at once, or this barrier breaks.
     barrier = threading.Barrier(len(ROLES), timeout=20)
@@ -64,7 +50,7 @@ def test_every_role_is_assumed_and_probed_concurrently(sandbox, aws_faults):
 def test_a_role_that_cannot_be_assumed_is_reported_and_the_others_are_probed(
     sandbox, aws_faults, monkeypatch
 ):
-    box = sandbox(_pipeline_scenario())
+    box = sandbox(PIPELINE)
     aws_faults.answer_probes(box)
     refusal = (
         f"User: arn:aws:sts::{B}:assumed-role/PipelineRole/kmsdoctor-sandbox is not authorized "
