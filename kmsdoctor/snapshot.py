@@ -33,7 +33,7 @@ class SnapshotError(ValueError):
 class CallError:
     """Why a fact is unknown (or how AWS said it is absent)."""
 
-    operation: str  # "kms:GetKeyPolicy"
+    operation: str  # "kms:GetKeyPolicy"; "" when no call can read the fact (a session policy)
     code: str  # "AccessDeniedException"
     message: str = ""  # AWS's message, with nothing secret in it
 
@@ -68,6 +68,8 @@ class Fetched(Generic[T]):
         """One line for reports: why this fact is not a value."""
         if self.error is None:
             return self.status
+        if not self.error.operation:
+            return self.error.message or self.error.code
         text = f"{self.error.operation} failed with {self.error.code}"
         if self.status == "absent":
             text = f"{self.error.operation} answered {self.error.code}"

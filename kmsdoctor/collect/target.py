@@ -108,11 +108,12 @@ def _session_policy(ref: PrincipalRef) -> Fetched[NamedPolicy]:
         # narrows the entity's own policies.
         return Fetched.absent()
     return Fetched.unknown(
+        # No call can read it, so no operation is named: this is not a failed call.
         CallError(
-            "sts:AssumeRole",
+            "",
             "SessionPolicyNotVisible",
-            "the caller is a role session made outside kmsdoctor; AWS never shows whether "
-            "a session policy was passed when it was created",
+            "the caller is a role session made outside kmsdoctor, and AWS never shows whether "
+            "a session policy was passed when it was made",
         )
     )
 
