@@ -383,8 +383,7 @@ class SessionPolicyLock(Lock):
     def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
         note = _CEILING_NOTE.format(
             what="A session policy",
-            how="AWS never shows one; check the Policy/PolicyArns given to sts:AssumeRole by "
-            "whatever made the session",
+            how="check the Policy/PolicyArns given to sts:AssumeRole by whatever made the session",
         )
         return evaluate_policy_layer(
             ev, ev.policies.session_policy, "session", ("s3", "kms"), "the session policy", note
