@@ -155,7 +155,8 @@ class Reconciliation:
     via_service_lock: str = "key_policy"
     describe_key_denied: str | None = None
     kms_half_evidence: str | None = None  # HEAD allowed, GET denied
-    kms_half_lock: str = "key_policy"  # the KMS lock AWS's message names, if it names one
+    kms_half_lock: str = "key_policy"  # the lock AWS's message names, if it names one
+    s3_half_evidence_lock: str = "bucket_policy"
     s3_half_evidence: str | None = None  # HEAD and GET denied
     assume_failure: str | None = None
     cloudtrail: list[dict[str, Any]] = field(default_factory=list)
@@ -271,7 +272,7 @@ def unseen_layers(ev: PrincipalEvaluation, half: str | None) -> list[str]:
             continue
         if name == "vpc_endpoint" and half == "kms":
             continue  # endpoint policies take part only in the S3 request
-        layers.append(f"{name}: {lock.reason}")
+        layers.append(f"{name}: {first_sentence(lock.reason)}")
     if half in (None, "s3"):
         layers.append(
             "vpc_endpoint: the probe ran from this machine's network, which may reach S3 through "
@@ -409,8 +410,7 @@ def _reconcile_read(
 
     if get is not None and head is not None and get.meaning != "allowed":
         if head.meaning == "allowed" and half == "kms":
-            if get.lock in ("identity", "key_policy", "key_state"):
-                rec.kms_half_lock = get.lock
+            rec.kms_half_lock = get.lock or "key_policy"
             rec.kms_half_evidence = (
                 f"s3:HeadObject succeeded and s3:GetObject answered {get.call.error_code}: "
                 f"{get.call.error_message or '(no message)'}. HEAD needs the same s3:GetObject "
@@ -418,6 +418,7 @@ def _reconcile_read(
                 "denial is in the KMS half"
             )
         elif head.meaning == "denied" and half == "s3":
+            rec.s3_half_evidence_lock = get.lock or "bucket_policy"
             rec.s3_half_evidence = (
                 f"s3:HeadObject answered {head.call.error_code} and s3:GetObject answered "
                 f"{get.call.error_code}: {get.call.error_message or '(no message)'}. S3 refused "
@@ -432,6 +433,27 @@ def _reconcile_read(
         assert answer is not None
         meaning = _read_meaning(operation, answer, half, state, via_service)
         rec.readings.append(ProbeReading(call, meaning))
+    _compare_key_state(ev, by_operation.get("kms:DescribeKey"), rec)
+
+
+def _compare_key_state(
+    ev: PrincipalEvaluation, describe: ProbeCall | None, rec: Reconciliation
+) -> None:
+    """The key's state as the caller's DescribeKey saw it, against what the collector read."""
+    seen_now = describe.facts.get("key_state") if describe is not None else None
+    key = ev.ctx.key
+    if not seen_now or key is None or not key.metadata.is_ok or key.metadata.value is None:
+        return
+    collected = key.metadata.value.key_state
+    if seen_now == collected:
+        return
+    sentence = (
+        f"DescribeKey as the caller reports the key {seen_now}; the collector read {collected}"
+    )
+    for reading in rec.readings:
+        if reading.call is describe:
+            reading.meaning += f" — {sentence}"
+    rec.unseen_layers = _merge(rec.unseen_layers, [f"key_state: {sentence}"])
 
 
 def _read_state(
@@ -569,7 +591,10 @@ def _read_denied(
     lock = named or HALF_LOCK.get(half or "", "object")
     explained = ""
     if named and named in ev.locks and ev.locks[named].status == "unknown":
-        explained = f" The analysis could not read that layer: {ev.locks[named].reason}."
+        explained = (
+            f" The analysis could not read that layer, which explains the difference: "
+            f"{first_sentence(ev.locks[named].reason)}."
+        )
     rec.summary = (
         f"probe disagrees: {seen}{names}, but {_analysis_phrase(analysed, shut)}; the probe "
         "decides: deny"
@@ -784,6 +809,12 @@ def apply_reconciliation(diagnosis: PrincipalDiagnosis, rec: Reconciliation | No
         lock_result = diagnosis.locks.get(disagreement.lock)
         if lock_result is not None:
             lock_result.evidence.setdefault("probe", []).append(disagreement.detail)
+
+
+def first_sentence(text: str) -> str:
+    """A lock reason's first sentence (reasons go on with advice the lock panel already shows)."""
+    head, _, _ = text.partition(". ")
+    return head.rstrip(".")
 
 
 def _merge(first: list[str], second: list[str]) -> list[str]:

@@ -231,3 +231,19 @@ def test_reading_answers():
     assert missing.meaning == "missing"
     throttled = read_answer(_call("s3:GetObject", "SlowDown", "Please reduce your request rate."))
     assert throttled.meaning == "inconclusive"
+
+
+def test_a_key_state_that_changed_since_collection_is_named():
+    describe = ProbeCall(
+        ROLE_ARN, "kms:DescribeKey", "ok", http_status=200, facts={"key_state": "Disabled"}
+    )
+    snapshot = _with(
+        make_snapshot(),
+        describe,
+        _call("s3:HeadObject"),
+        _call("s3:GetObject", "KMS.DisabledException", f"{KEY_ARN} is disabled.", 400),
+    )
+    probe = analyze_snapshot(snapshot).principals[0].probe
+    reading = next(c for c in probe["calls"] if c["operation"] == "kms:DescribeKey")
+    assert "reports the key Disabled; the collector read Enabled" in reading["meaning"]
+    assert any("reports the key Disabled" in layer for layer in probe["unseen_layers"])

@@ -211,8 +211,8 @@ def probe_points_elsewhere(ev: PrincipalEvaluation) -> list[RuleHit]:
 def probe_head_ok_get_denied(ev: PrincipalEvaluation) -> list[RuleHit]:
     """HeadObject is authorised as s3:GetObject but makes no KMS call; GetObject of an SSE-KMS
     object needs both. A HEAD that succeeds with a GET that fails therefore puts the denial in
-    the KMS half: the identity policy's or the key policy's kms:Decrypt, or the key's state.
-    Reported on the KMS lock AWS's message names, else on the key policy."""
+    the KMS half: the identity policy's or the key policy's kms:Decrypt, a ceiling on it, or
+    the key's state. Reported on the lock AWS's message names, else on the key policy."""
     rec = reconcile(ev)
     if rec is None or rec.kms_half_evidence is None:
         return []
@@ -232,11 +232,12 @@ def probe_head_ok_get_denied(ev: PrincipalEvaluation) -> list[RuleHit]:
 )
 def probe_head_and_get_denied(ev: PrincipalEvaluation) -> list[RuleHit]:
     """When HEAD is denied too, S3 refused the request itself (s3:GetObject) and never called
-    KMS; the key policy is not what stops this read."""
+    KMS; the key policy is not what stops this read. Reported on the lock AWS's message names,
+    else on the bucket policy."""
     rec = reconcile(ev)
     if rec is None or rec.s3_half_evidence is None:
         return []
-    return [RuleHit(rec.s3_half_evidence + ".")]
+    return [RuleHit(rec.s3_half_evidence + ".", lock=_lock(rec.s3_half_evidence_lock))]
 
 
 @rule(
