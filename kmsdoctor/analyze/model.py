@@ -7,7 +7,7 @@ the report layer only prints what is here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from kmsdoctor.errors import EXIT_ALLOW, EXIT_DENY, EXIT_UNKNOWN
 
@@ -28,18 +28,7 @@ LockName = Literal[
 ]
 
 # Report order: the three locks, the ceilings, then the configuration checks.
-LOCK_NAMES: tuple[LockName, ...] = (
-    "identity",
-    "bucket_policy",
-    "key_policy",
-    "scp",
-    "rcp",
-    "permissions_boundary",
-    "session_policy",
-    "vpc_endpoint",
-    "key_state",
-    "object",
-)
+LOCK_NAMES: tuple[LockName, ...] = get_args(LockName)
 
 # Ceilings can only take permission away. When one cannot be read (SCPs from a member account,
 # a session policy made elsewhere) its status is `unknown`, but that alone does not make the
@@ -49,20 +38,14 @@ CEILING_LOCKS: frozenset[str] = frozenset(
 )
 
 LockStatus = Literal["allow", "implicit_deny", "explicit_deny", "not_applicable", "unknown"]
-LOCK_STATUSES: tuple[LockStatus, ...] = (
-    "allow",
-    "implicit_deny",
-    "explicit_deny",
-    "not_applicable",
-    "unknown",
-)
+LOCK_STATUSES: tuple[LockStatus, ...] = get_args(LockStatus)
 DENY_STATUSES: frozenset[str] = frozenset({"implicit_deny", "explicit_deny"})
 
 Verdict = Literal["allow", "deny", "unknown"]
-VERDICTS: tuple[Verdict, ...] = ("allow", "deny", "unknown")
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 
 Severity = Literal["error", "warning", "info"]
-SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 
 
 @dataclass

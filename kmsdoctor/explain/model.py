@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 # The locks and ceilings of DESIGN.md, plus `unknown` for "the message does not say".
 Lock = Literal[
@@ -20,18 +20,7 @@ Lock = Literal[
 ]
 DenyType = Literal["explicit", "implicit"]
 
-LOCKS: tuple[str, ...] = (
-    "identity",
-    "bucket_policy",
-    "key_policy",
-    "scp",
-    "rcp",
-    "permissions_boundary",
-    "session_policy",
-    "vpc_endpoint",
-    "key_state",
-    "unknown",
-)
+LOCKS: tuple[str, ...] = get_args(Lock)
 
 
 @dataclass(frozen=True)
