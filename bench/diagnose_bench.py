@@ -148,6 +148,17 @@ class Run:
         return self.started + self.wall_s - max(r.ended for r in self.requests)
 
     @property
+    def idle_s(self) -> float:
+        """Time inside the AWS phase with no request in flight: the tool computing or setting
+        up (e.g. clients for a later stage) while nothing waits on AWS."""
+        idle, busy_until = 0.0, None
+        for request in sorted(self.requests, key=lambda r: r.started):
+            if busy_until is not None and request.started > busy_until:
+                idle += request.started - busy_until
+            busy_until = request.ended if busy_until is None else max(busy_until, request.ended)
+        return idle
+
+    @property
     def aws_phase_s(self) -> float:
         return max(r.ended for r in self.requests) - min(r.started for r in self.requests)
 
@@ -161,6 +172,7 @@ class Measurement:
     depth: int
     first_request_s: float
     after_last_response_s: float
+    idle_s: float
     longest_chain: list[str]
 
     def ratio(self, seconds: float) -> float:
@@ -219,6 +231,7 @@ def measure(mode: str, args: list[str], env: dict[str, str], proxy: DelayProxy) 
         depth=max(record[1] for record in records),
         first_request_s=statistics.median(run.first_request_s for run in runs),
         after_last_response_s=statistics.median(run.after_last_response_s for run in runs),
+        idle_s=statistics.median(run.idle_s for run in runs),
         longest_chain=_longest_chain(records),
     )
 
@@ -229,6 +242,7 @@ def _report(m: Measurement) -> None:
     print(f"  wall (process)       {m.wall_s * 1000:7.0f} ms   median of {RUNS}")
     print(f"  first AWS request at {m.first_request_s * 1000:7.0f} ms   start-up, imports, clients")
     print(f"  AWS phase            {m.aws_phase_s * 1000:7.0f} ms   first request to last response")
+    print(f"    of which idle      {m.idle_s * 1000:7.0f} ms   no request in flight")
     print(
         f"  then to exit         {m.after_last_response_s * 1000:7.0f} ms   analysis, report, exit"
     )
