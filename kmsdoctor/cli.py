@@ -271,14 +271,38 @@ def _one_line(message: str, mask_long_tokens: bool = False) -> str:
     return line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 1] + "…"
 
 
-def _exit_on_unexpected(exc: Exception) -> None:
-    import click
+def _usage_error_types() -> tuple[type[Exception], ...]:
+    """The exception types of a mistyped command line (missing option, bad value, no such
+    command). typer 0.29 ships its own copy of click, whose errors derive from
+    typer.TyperException; earlier typer raised click's own."""
+    found: list[type[Exception]] = []
+    typer_base = getattr(typer, "TyperException", None)
+    if typer_base is not None:
+        found.append(typer_base)
+    try:
+        import click
 
-    if isinstance(exc, click.exceptions.Abort):
+        found.append(click.ClickException)
+    except ImportError:  # pragma: no cover - typer without a separate click
+        pass
+    return tuple(found)
+
+
+def _usage_line(exc: Exception) -> str:
+    """A command-line mistake as one line, with where to read the options."""
+    format_message = getattr(exc, "format_message", None)
+    message = format_message() if callable(format_message) else str(exc)
+    context = getattr(exc, "ctx", None)
+    command_path = getattr(context, "command_path", None) or "kmsdoctor"
+    return f"kmsdoctor: {_one_line(message)} (see `{command_path} --help`)"
+
+
+def _exit_on_unexpected(exc: Exception) -> None:
+    if isinstance(exc, typer.Abort):
         _exit_interrupted()
-    if isinstance(exc, click.ClickException):
-        exc.show()
-        sys.exit(EXIT_USAGE)
+    if isinstance(exc, _usage_error_types()):
+        typer.echo(_usage_line(exc), err=True)
+        sys.exit(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
     # A bug of ours: still one line, with the type, and never the locals of a frame.
     typer.echo(
         f"kmsdoctor: internal error: {type(exc).__name__}: {_one_line(str(exc), True)}",
