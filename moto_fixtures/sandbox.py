@@ -11,7 +11,6 @@ policy allows it, the key policy does not name it.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import socket
@@ -73,28 +72,23 @@ def run(name: str) -> int:
             box = build_scenario(scenario, Path(workdir))
             print(describe(box))
             print(f"  moto server: {os.environ['AWS_ENDPOINT_URL']}\n", flush=True)
-            return run_cli(box, Path(workdir))
+            return run_cli(box)
     finally:
         server.stop()
 
 
-def run_cli(box: Sandbox, workdir: Path) -> int:
-    cli = [sys.executable, "-m", "kmsdoctor"]
+def run_cli(box: Sandbox) -> int:
+    """The real CLI as a subprocess against the sandbox, as an engineer would run it."""
     expected = box.scenario.get("expect", {}).get("exit_code")
-    if importlib.util.find_spec("kmsdoctor.analyze") is not None:
-        args = box.cli_args("diagnose", "--no-probe")
-        print("$ kmsdoctor " + " ".join(args), flush=True)
-        code = subprocess.run([*cli, *args], env=box.env, check=False).returncode
-        print(f"\nkmsdoctor exited {code} (this scenario expects {expected})")
-        # The demo is broken on purpose: exit 1 is the right answer, not a failed demo.
-        return 0 if expected is None or code == expected else 1
-    snapshot = workdir / "snapshot.json"
-    args = box.cli_args("collect", "--output", str(snapshot))
+    # moto does not enforce bucket or key policies, so a live probe here would read the object
+    # whatever the policies say; the sandbox shows the analysis alone.
+    args = box.cli_args("diagnose", "--no-probe")
+    print("(--no-probe: moto does not enforce bucket or key policies, so the analysis speaks)")
     print("$ kmsdoctor " + " ".join(args), flush=True)
-    code = subprocess.run([*cli, *args], env=box.env, check=False).returncode
-    if code == 0:
-        print(snapshot.read_text(encoding="utf-8"))
-    return code
+    code = subprocess.run([sys.executable, "-m", "kmsdoctor", *args], env=box.env, check=False)
+    print(f"\nkmsdoctor exited {code.returncode} (this scenario expects {expected})")
+    # The demo is broken on purpose: exit 1 is the right answer, not a failed demo.
+    return 0 if expected is None or code.returncode == expected else 1
 
 
 def main(argv: list[str]) -> int:
