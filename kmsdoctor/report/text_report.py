@@ -87,13 +87,14 @@ def print_text(diagnosis: Diagnosis, stream: IO[str]) -> None:
     console.print(header)
 
     several = len(diagnosis.principals) > 1
-    for principal in diagnosis.principals:
+    if several:
+        # A pipeline has four principals: the table says at once which one is shut.
+        console.print()
+        console.print(summary_table(diagnosis))
+    for principal in worst_first(diagnosis.principals):
         console.print()
         print_principal(console, principal, several)
 
-    if several:
-        console.print()
-        console.print(summary_table(diagnosis))
     if diagnosis.notes:
         console.print()
         notes = Text()
@@ -247,6 +248,14 @@ def not_applicable_panel(quiet: list[tuple[str, LockResult]]) -> Panel:
         text.append(result.reason + "\n")
     text.rstrip()
     return Panel(text, title="Not applicable", title_align="left", border_style="dim")
+
+
+# Details are printed for the shut principals first; the summary keeps the order given.
+_VERDICT_RANK = {"deny": 0, "unknown": 1, "allow": 2}
+
+
+def worst_first(principals: list[PrincipalDiagnosis]) -> list[PrincipalDiagnosis]:
+    return sorted(principals, key=lambda principal: _VERDICT_RANK[principal.verdict])
 
 
 def summary_table(diagnosis: Diagnosis) -> Table:

@@ -9,6 +9,9 @@ from kmsdoctor.report import emit
 from kmsdoctor.report.text_report import print_text
 from tests.analyze.factories import (
     B,
+    allow_role_decrypt_statement,
+    allow_role_read_statement,
+    bucket_policy,
     diagnose,
     key_policy,
     make_key,
@@ -73,11 +76,28 @@ def test_colour_on_a_terminal_without_no_color(monkeypatch):
     assert "\x1b[" in output
 
 
-def test_several_principals_end_with_a_summary_table():
-    other = make_principal(f"arn:aws:iam::{B}:role/DeployRole", session_arn=None, source="role_arn")
-    output = _text(diagnose(make_snapshot(principals=[make_principal(), other])))
-    assert "Summary" in output
-    assert "DeployRole" in output
+def test_several_principals_start_with_a_summary_and_show_the_shut_one_first():
+    # The pipeline incident: four roles, and only the last one given is shut out of the key.
+    allowed = [
+        make_principal(f"arn:aws:iam::{B}:role/{name}", session_arn=None, source="role_arn")
+        for name in ("PipelineRole", "BuildRole", "DeployActionRole")
+    ]
+    denied = make_principal(
+        f"arn:aws:iam::{B}:role/DeployExecutionRole", session_arn=None, source="role_arn"
+    )
+    everyone = [p.arn for p in (*allowed, denied)]
+    snapshot = make_snapshot(
+        key=make_key(policy=key_policy(allow_role_decrypt_statement([p.arn for p in allowed]))),
+        bucket_policy_doc=bucket_policy(allow_role_read_statement(principal=everyone)),
+        principals=[*allowed, denied],
+    )
+    output = _text(diagnose(snapshot))
+    assert "DENY" in output
+    summary_at = output.index("Summary")
+    details = [output.index(f"Principal {p.arn}") for p in (*allowed, denied)]
+    assert summary_at < min(details)
+    assert details[3] == min(details)  # the shut principal's panels come first
+    assert details[0] < details[1] < details[2]  # the others keep the order given
 
 
 def test_policy_text_with_brackets_is_printed_verbatim_not_as_markup():
