@@ -374,13 +374,13 @@ def _authorizations(
     if not ctx.kms_involved or not ctx.key_arn:
         return authorizations
 
-    # S3 calls KMS as the caller: the principal keys stay, the network keys (aws:SourceVpce,
-    # aws:SourceIp) do not — S3 makes the call, not the caller's network.
+    # S3 calls KMS as the caller (a forward access session): the principal keys stay, the
+    # network keys (aws:SourceVpce, aws:SourceIp) do not — S3 makes the call, not the caller's
+    # network. aws:ViaAWSService is true for any such call, but aws:CalledVia* are only set by
+    # the few services the IAM condition-key reference lists for them (Athena, CloudFormation,
+    # DynamoDB, KMS), not by S3: a condition on aws:CalledVia never sees s3.amazonaws.com.
     kms_keys: dict[str, ContextValue] = dict(common)
     kms_keys["aws:ViaAWSService"] = "true"
-    kms_keys["aws:CalledVia"] = ["s3.amazonaws.com"]
-    kms_keys["aws:CalledViaFirst"] = "s3.amazonaws.com"
-    kms_keys["aws:CalledViaLast"] = "s3.amazonaws.com"
     kms_keys["kms:ViaService"] = f"s3.{ctx.region}.amazonaws.com"
     kms_keys["kms:CallerAccount"] = ctx.caller_account
     kms_keys["kms:EncryptionContext:aws:s3:arn"] = ctx.encryption_context_arn

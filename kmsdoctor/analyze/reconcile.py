@@ -723,7 +723,7 @@ def _read_meaning(
         if answer.meaning == "denied" and state == "works":
             return (
                 "a direct Decrypt is denied, but the read through S3 works: a condition that "
-                "only the S3 path meets (kms:ViaService, aws:CalledVia) explains it"
+                "only the S3 path meets (kms:ViaService, aws:ViaAWSService) explains it"
             )
         said = f"; AWS's message names the {answer.lock} lock" if answer.lock else ""
         return f"a direct Decrypt is {answer.word}{said}"

@@ -121,3 +121,18 @@ def test_key_policy_statement_that_expired_before_the_snapshot_does_not_allow():
     result = only(diagnose(make_snapshot(key=make_key(policy=key_policy(expired)))))
     assert statuses(result)["key_policy"] == "implicit_deny"
     assert "KD311" in [f.code for f in result.findings]
+
+
+def test_s3_call_to_kms_carries_no_called_via_so_such_a_key_policy_stays_shut():
+    # aws:CalledVia is set only by the services the IAM reference lists for it; S3 is not one.
+    # A key policy that waits for "s3.amazonaws.com" in aws:CalledVia never opens for S3 reads.
+    statement = allow_role_decrypt_statement(
+        condition={"ForAnyValue:StringEquals": {"aws:CalledVia": "s3.amazonaws.com"}}
+    )
+    result = only(diagnose(make_snapshot(key=make_key(policy=key_policy(statement)))))
+    assert statuses(result)["key_policy"] == "implicit_deny"
+    via_aws_service = allow_role_decrypt_statement(
+        condition={"Bool": {"aws:ViaAWSService": "true"}}
+    )
+    result = only(diagnose(make_snapshot(key=make_key(policy=key_policy(via_aws_service)))))
+    assert statuses(result)["key_policy"] == "allow"
