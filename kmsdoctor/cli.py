@@ -118,6 +118,7 @@ def collect(
     region: Region = None,
     operation: OperationOpt = Operation.read,
     kms_key: KmsKey = None,
+    output_format: FormatOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
     """Read both accounts' configuration into one snapshot file (read-only)."""
@@ -132,7 +133,31 @@ def collect(
         output.write_text(snapshot.to_json(), encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror}") from None
-    typer.echo(f"snapshot written to {output}", err=True)
+    _report_collection(snapshot, output, output_format)
+
+
+def _report_collection(snapshot, output: Path, output_format: OutputFormat) -> None:
+    """What was written, and which facts the profiles could not read (scripts check these)."""
+    import json
+
+    from kmsdoctor.snapshot import unknown_facts
+
+    unknown = unknown_facts(snapshot)
+    if output_format is OutputFormat.json:
+        document = {
+            "schema_version": snapshot.schema_version,
+            "output": str(output),
+            "unknown": [
+                {"where": where, "operation": error.operation, "code": error.code}
+                for where, error in unknown
+            ],
+        }
+        typer.echo(json.dumps(document, indent=2))
+        return
+    typer.echo(f"snapshot written to {output}")
+    for where, error in unknown:
+        call = f"{error.operation} " if error.operation else ""
+        typer.echo(f"  unknown: {where} ({call}{error.code})")
 
 
 @app.command()

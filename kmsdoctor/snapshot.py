@@ -334,6 +334,31 @@ class Snapshot:
         return cls.from_dict(data)
 
 
+def unknown_facts(snapshot: Snapshot) -> list[tuple[str, CallError]]:
+    """Every fact the profiles could not read, with where it sits in the snapshot
+    ("source.key.policy") and the call that failed, in document order."""
+    found: list[tuple[str, CallError]] = []
+    _collect_unknown(snapshot, "", found)
+    return found
+
+
+def _collect_unknown(node: Any, where: str, found: list[tuple[str, CallError]]) -> None:
+    if isinstance(node, Fetched):
+        if node.is_unknown and node.error is not None:
+            found.append((where, node.error))
+        if node.value is not None:
+            _collect_unknown(node.value, where, found)
+        return
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            _collect_unknown(item, f"{where}[{index}]", found)
+        return
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for f in dataclasses.fields(node):
+            child = f"{where}.{f.name}" if where else f.name
+            _collect_unknown(getattr(node, f.name), child, found)
+
+
 # --- loading: a small typed reader so a malformed snapshot is one clear error ------------------
 
 _NONE_TYPE = type(None)

@@ -5,6 +5,7 @@ Each test is named after the incident it prevents.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -101,6 +102,26 @@ def test_key_policy_the_profile_cannot_read_is_unknown_with_aws_error_code(
     assert key.policy.error.operation == "kms:GetKeyPolicy"
     assert key.policy.error.code == "AccessDeniedException"
     assert "not authorized to perform: kms:GetKeyPolicy" in key.policy.error.message
+
+
+def test_collect_json_lists_what_the_profiles_could_not_read(
+    sandbox, aws_faults, run_cli, tmp_path
+):
+    # A smoke-test script after a policy change: which facts went unknown, without opening the
+    # snapshot.
+    box = sandbox(DEMO)
+    aws_faults.add("kms", "GetKeyPolicy", "AccessDeniedException", "not authorized")
+    _, _, result = collect(box, run_cli, tmp_path, "--format", "json")
+    report = json.loads(result.stdout)
+    assert report["schema_version"] == 1
+    assert report["output"] == str(tmp_path / "snapshot.json")
+    assert {
+        "where": "source.key.policy",
+        "operation": "kms:GetKeyPolicy",
+        "code": "AccessDeniedException",
+    } in report["unknown"]
+    _, _, text = collect(box, run_cli, tmp_path)
+    assert "unknown: source.key.policy (kms:GetKeyPolicy AccessDeniedException)" in text.stdout
 
 
 def test_bucket_without_policy_is_absent_not_unknown(sandbox, run_cli, tmp_path):
