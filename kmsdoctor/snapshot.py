@@ -12,6 +12,7 @@ lock with that reason; it never guesses.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -420,10 +421,16 @@ def _load(tp: Any, data: Any, where: str, typevars: dict[Any, Any] | None = None
     raise SnapshotError(f"{where}: cannot read a value of type {tp!r}")  # pragma: no cover
 
 
+@functools.cache
+def _type_hints(cls: Any) -> dict[str, Any]:
+    # Resolving the string annotations is the slow part of reading a snapshot; once per class.
+    return typing.get_type_hints(cls)
+
+
 def _load_dataclass(cls: Any, data: Any, where: str, typevars: dict[Any, Any]) -> Any:
     if not isinstance(data, dict):
         raise SnapshotError(f"{where}: expected an object, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     values = {}
     for f in dataclasses.fields(cls):
         if f.name in data:

@@ -132,7 +132,9 @@ def _compile(
     try:
         compiled = parse_policy(named.document, name=display, kind=kind)
     except PolicyError as exc:
-        layer.unknown_reasons.append(f"{display} could not be read: {exc.location}: {exc.message}")
+        # An error about the whole document (not JSON, too large) has no place inside it.
+        place = exc.location or "the document"
+        layer.unknown_reasons.append(f"{display} could not be read: {place}: {exc.message}")
         return
     layer.policies.append(SourcedPolicy(display, origin, named, compiled))
 
@@ -170,6 +172,12 @@ def _identity_display_name(origin: str, named: NamedPolicy) -> str:
     if origin == "group":
         return f"group policy {named.name}"
     return f"managed policy {named.name}"
+
+
+def _boundary_display(boundary: Fetched[NamedPolicy]) -> str:
+    if boundary.value is None:
+        return "permissions boundary"
+    return f"permissions boundary {boundary.value.name}"
 
 
 def _single_policy_layer(
@@ -287,12 +295,7 @@ def gather_policies(ctx: RequestContext) -> PolicySet:
         key_policy=key_layer,
         permissions_boundary=_single_policy_layer(
             principal.permissions_boundary,
-            "permissions boundary "
-            + (
-                principal.permissions_boundary.value.name
-                if principal.permissions_boundary.value
-                else ""
-            ),
+            _boundary_display(principal.permissions_boundary),
             "boundary",
             "permissions_boundary",
             absent_reason=f"{ctx.entity_name} has no permissions boundary",

@@ -52,3 +52,12 @@ def test_repeated_string_equals_drops_the_org_check_and_is_reported():
 def test_well_formed_key_policy_has_no_repeated_key_finding():
     result = only(diagnose(make_snapshot()))
     assert "KD801" not in codes(result)
+
+
+def test_unreadable_key_policy_names_the_document_not_an_empty_place():
+    # A top-level element with an empty name is refused with no place inside the document.
+    result = only(diagnose(make_snapshot(key=make_key(policy='{"": 1, "Statement": []}'))))
+    lock = result.locks["key_policy"]
+    assert lock.status == "unknown"
+    assert "could not be read: the document:" in lock.reason
+    assert ": :" not in lock.reason
