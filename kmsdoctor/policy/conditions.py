@@ -24,7 +24,7 @@ import ipaddress
 import math
 import operator as op
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -32,6 +32,7 @@ from typing import Literal
 
 from kmsdoctor.policy import construct, wildcard
 from kmsdoctor.policy.invalid import InvalidPolicy
+from kmsdoctor.policy.memo import remember
 from kmsdoctor.policy.model import ConditionTrace
 from kmsdoctor.policy.request_view import RequestView
 
@@ -403,9 +404,29 @@ class CompiledCondition:
     policy_values: tuple[str, ...]
     matcher: Matcher | None  # None for Null
     null_wants_absent: frozenset[bool]  # Null only: True for "true", False for "false"
+    # Traces already computed, by the request's values for `key`. A condition whose values
+    # hold no policy variable depends on nothing else, so its trace for given values never
+    # changes; with variables it also depends on other context keys and is not memoised.
+    memo: dict[tuple[str, ...] | None, ConditionTrace] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def evaluate(self, view: RequestView) -> ConditionTrace:
-        request_values = view.context.get(self.key)
+        return self.trace(view.context)
+
+    def trace(self, context: Mapping[str, tuple[str, ...]]) -> ConditionTrace:
+        """This condition's trace for a request's (lower-cased) context."""
+        request_values = context.get(self.key)
+        known = self.memo.get(request_values)
+        if known is not None:
+            return known
+        if isinstance(self.matcher, VariableMatcher):
+            return self._evaluate(request_values, context)
+        return remember(self.memo, request_values, self._evaluate(request_values, context))
+
+    def _evaluate(
+        self, request_values: tuple[str, ...] | None, context: Mapping[str, tuple[str, ...]]
+    ) -> ConditionTrace:
         operator = self.operator
         if self.matcher is None:
             present = request_values is not None
@@ -428,7 +449,7 @@ class CompiledCondition:
         if isinstance(self.matcher, StaticMatcher):
             predicate, unresolved = self.matcher.predicate, _NO_UNRESOLVED
         else:
-            predicate, unresolved = self.matcher.bind(view.context)
+            predicate, unresolved = self.matcher.bind(context)
         note = ""
         if unresolved:
             variables = ", ".join(unresolved)

@@ -2,12 +2,17 @@
 
 A frozen dataclass's generated `__init__` sets every field through `object.__setattr__`; for a
 `StatementTrace` (14 fields) that costs about 3.7 µs here, more than evaluating the statement.
-These builders fill the instance's `__dict__` in one step instead (about 1 µs). The instances
-are ordinary frozen dataclass instances: equality, hashing, repr and immutability are unchanged.
-Every field must be given; tests/policy/test_construct.py checks that against the dataclasses.
+These builders store the fields straight into the new instance's `__dict__` instead (about
+0.5 µs), in field order, as `__init__` does: instances of one class then share one table of
+keys, which is also why this beats building a dict and assigning it as `__dict__` (0.7 µs). The
+instances are ordinary frozen dataclass instances: equality, hashing, repr and immutability are
+unchanged. Every field must be given; tests/policy/test_construct.py checks that against the
+dataclasses.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from kmsdoctor.policy.model import (
     AccessDecision,
@@ -23,7 +28,6 @@ from kmsdoctor.policy.model import (
 )
 
 _new = object.__new__
-_set_attribute = object.__setattr__
 
 
 def condition_trace(
@@ -35,18 +39,14 @@ def condition_trace(
     note: str,
 ) -> ConditionTrace:
     trace = _new(ConditionTrace)
-    _set_attribute(
-        trace,
-        "__dict__",
-        {
-            "operator": operator,
-            "key": key,
-            "policy_values": policy_values,
-            "request_values": request_values,
-            "matched": matched,
-            "note": note,
-        },
-    )
+    # Writing to __dict__ directly passes by the frozen dataclass's __setattr__.
+    fields = trace.__dict__
+    fields["operator"] = operator
+    fields["key"] = key
+    fields["policy_values"] = policy_values
+    fields["request_values"] = request_values
+    fields["matched"] = matched
+    fields["note"] = note
     return trace
 
 
@@ -65,27 +65,80 @@ def statement_trace(
     text: StatementText | None,
     request: Request | None,
 ) -> StatementTrace:
-    trace = _new(StatementTrace)
-    _set_attribute(
-        trace,
-        "__dict__",
-        {
-            "policy_name": policy_name,
-            "index": index,
-            "sid": sid,
-            "effect": effect,
-            "action_matched": action_matched,
-            "resource_matched": resource_matched,
-            "principal_matched": principal_matched,
-            "conditions": conditions,
-            "applies": applies,
-            "via_account_principal": principal_match == "account",
-            "principal_match": principal_match,
-            "notes": notes,
-            "text": text,
-            "request": request,
-        },
+    fields = statement_fields(
+        policy_name,
+        index,
+        sid,
+        effect,
+        action_matched,
+        resource_matched,
+        principal_matched,
+        applies,
+        principal_match,
+        notes,
+        text,
     )
+    return statement_trace_with_conditions(fields, conditions, applies, request)
+
+
+def statement_fields(
+    policy_name: str,
+    index: int,
+    sid: str | None,
+    effect: str,
+    action_matched: bool,
+    resource_matched: bool,
+    principal_matched: bool | None,
+    applies: bool,
+    principal_match: PrincipalMatch | None,
+    notes: tuple[str, ...],
+    text: StatementText | None,
+) -> dict[str, Any]:
+    """A `StatementTrace`'s fields, in field order, without conditions and request (filled in
+    by `statement_trace_from`). Evaluation keeps these per statement and reuses them: they
+    depend only on the statement's elements and the request's action, resource and principal."""
+    return {
+        "policy_name": policy_name,
+        "index": index,
+        "sid": sid,
+        "effect": effect,
+        "action_matched": action_matched,
+        "resource_matched": resource_matched,
+        "principal_matched": principal_matched,
+        "conditions": (),
+        "applies": applies,
+        "via_account_principal": principal_match == "account",
+        "principal_match": principal_match,
+        "notes": notes,
+        "text": text,
+        "request": None,
+    }
+
+
+def statement_trace_from(fields: dict[str, Any], request: Request | None) -> StatementTrace:
+    """A trace from `statement_fields` (a statement without conditions) and the request."""
+    trace = _new(StatementTrace)
+    values = trace.__dict__
+    # Updating an empty dict from a full one is a single table copy in CPython: about half
+    # the cost of storing 14 fields one by one. `fields` itself is never changed.
+    values.update(fields)
+    values["request"] = request
+    return trace
+
+
+def statement_trace_with_conditions(
+    fields: dict[str, Any],
+    conditions: tuple[ConditionTrace, ...],
+    applies: bool,
+    request: Request | None,
+) -> StatementTrace:
+    """`statement_trace_from` with the conditions' traces and the final `applies`."""
+    trace = _new(StatementTrace)
+    values = trace.__dict__
+    values.update(fields)
+    values["conditions"] = conditions
+    values["applies"] = applies
+    values["request"] = request
     return trace
 
 
@@ -93,11 +146,10 @@ def policy_result(
     policy_name: str, decision: Decision, statements: tuple[StatementTrace, ...]
 ) -> PolicyResult:
     result = _new(PolicyResult)
-    _set_attribute(
-        result,
-        "__dict__",
-        {"policy_name": policy_name, "decision": decision, "statements": statements},
-    )
+    fields = result.__dict__
+    fields["policy_name"] = policy_name
+    fields["decision"] = decision
+    fields["statements"] = statements
     return result
 
 
@@ -109,17 +161,12 @@ def layer_result(
     level_decisions: tuple[Decision, ...] = (),
 ) -> LayerResult:
     result = _new(LayerResult)
-    _set_attribute(
-        result,
-        "__dict__",
-        {
-            "layer": layer,
-            "decision": decision,
-            "results": results,
-            "reason": reason,
-            "level_decisions": level_decisions,
-        },
-    )
+    fields = result.__dict__
+    fields["layer"] = layer
+    fields["decision"] = decision
+    fields["results"] = results
+    fields["reason"] = reason
+    fields["level_decisions"] = level_decisions
     return result
 
 
@@ -130,14 +177,9 @@ def access_decision(
     reason: str,
 ) -> AccessDecision:
     result = _new(AccessDecision)
-    _set_attribute(
-        result,
-        "__dict__",
-        {
-            "decision": decision,
-            "layers": layers,
-            "deciding_layer": deciding_layer,
-            "reason": reason,
-        },
-    )
+    fields = result.__dict__
+    fields["decision"] = decision
+    fields["layers"] = layers
+    fields["deciding_layer"] = deciding_layer
+    fields["reason"] = reason
     return result

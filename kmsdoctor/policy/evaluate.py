@@ -50,6 +50,12 @@ LAYER_ORDER: tuple[LayerName, ...] = (
     "session",
 )
 
+# Reading an enum member off its class (Decision.ALLOW) costs about 0.1 µs in Python 3.11, and
+# one evaluation reads them dozens of times; the hot path reads these instead.
+_ALLOW = Decision.ALLOW
+_IMPLICIT_DENY = Decision.IMPLICIT_DENY
+_EXPLICIT_DENY = Decision.EXPLICIT_DENY
+
 _PRINCIPAL_STRENGTH: dict[PrincipalMatch, int] = {
     "wildcard": 3,
     "exact": 3,
@@ -90,19 +96,25 @@ def _union(
     results = tuple([policy.evaluate_view(view, principal_has_boundary) for policy in policies])
     action = view.request.action
     if not results:
-        return construct.layer_result(layer, Decision.IMPLICIT_DENY, (), f"there are no {label}")
-    decisions = [result.decision for result in results]
-    if Decision.EXPLICIT_DENY in decisions:
-        return construct.layer_result(
-            layer, Decision.EXPLICIT_DENY, results, _deny_reason(results, action)
-        )
+        return construct.layer_result(layer, _IMPLICIT_DENY, (), f"there are no {label}")
+    first_allowing: PolicyResult | None = None
     for result in results:
-        trace = _first_applying(result, "Allow")
+        decision = result.decision
+        if decision is _EXPLICIT_DENY:
+            return construct.layer_result(
+                layer, _EXPLICIT_DENY, results, _deny_reason(results, action)
+            )
+        if decision is _ALLOW and first_allowing is None:
+            first_allowing = result
+    if first_allowing is not None:
+        # A policy allows exactly when one of its statements applies with Allow (and none
+        # with Deny): the first allowing policy holds the first allowing statement.
+        trace = _first_applying(first_allowing, "Allow")
         if trace is not None:
-            reason = f"statement {trace.label} in {result.policy_name} allows {action}"
-            return construct.layer_result(layer, Decision.ALLOW, results, reason)
+            reason = f"statement {trace.label} in {first_allowing.policy_name} allows {action}"
+            return construct.layer_result(layer, _ALLOW, results, reason)
     reason = f"no statement in the {label} allows {action} on {view.request.resource}"
-    return construct.layer_result(layer, Decision.IMPLICIT_DENY, results, reason)
+    return construct.layer_result(layer, _IMPLICIT_DENY, results, reason)
 
 
 def _levels(
@@ -119,24 +131,17 @@ def _levels(
     for level_index, level in enumerate(levels):
         results = [policy.evaluate_view(view, principal_has_boundary) for policy in level]
         all_results.extend(results)
-        decisions = {result.decision for result in results}
-        if Decision.EXPLICIT_DENY in decisions:
-            level_decision = Decision.EXPLICIT_DENY
-        elif Decision.ALLOW in decisions:
-            level_decision = Decision.ALLOW
-        else:
-            # A level where nothing allows (or with no policy at all) shuts the request.
-            level_decision = Decision.IMPLICIT_DENY
+        level_decision = _level_decision(results)
         level_decisions.append(level_decision)
-        if level_decision is Decision.IMPLICIT_DENY and first_shut_level is None:
+        if level_decision is _IMPLICIT_DENY and first_shut_level is None:
             first_shut_level = level_index
 
     results_tuple = tuple(all_results)
     decisions_tuple = tuple(level_decisions)
-    if Decision.EXPLICIT_DENY in level_decisions:
+    if _EXPLICIT_DENY in level_decisions:
         return construct.layer_result(
             layer,
-            Decision.EXPLICIT_DENY,
+            _EXPLICIT_DENY,
             results_tuple,
             _deny_reason(results_tuple, action),
             decisions_tuple,
@@ -150,14 +155,24 @@ def _levels(
                 f"no {label} at level {first_shut_level + 1} ({names}) allows {action}; "
                 "every level must allow"
             )
-        return construct.layer_result(
-            layer, Decision.IMPLICIT_DENY, results_tuple, reason, decisions_tuple
-        )
+        return construct.layer_result(layer, _IMPLICIT_DENY, results_tuple, reason, decisions_tuple)
     if not levels:
         reason = f"no {label} levels were given, so none restricts {action}"
     else:
         reason = f"every {label} level allows {action}"
-    return construct.layer_result(layer, Decision.ALLOW, results_tuple, reason, decisions_tuple)
+    return construct.layer_result(layer, _ALLOW, results_tuple, reason, decisions_tuple)
+
+
+def _level_decision(results: Sequence[PolicyResult]) -> Decision:
+    """One SCP/RCP level: any deny wins, then any allow; a level where nothing allows (or with
+    no policy at all) shuts the request."""
+    decision = _IMPLICIT_DENY
+    for result in results:
+        if result.decision is _EXPLICIT_DENY:
+            return _EXPLICIT_DENY
+        if result.decision is _ALLOW:
+            decision = _ALLOW
+    return decision
 
 
 def evaluate_policies(
@@ -195,19 +210,21 @@ def evaluate_levels(
     return _levels(levels, view_request(request), layer, _layer_label(layer, None))
 
 
+_RESOURCE_LABELS = {"kms": "key policy", "s3": "bucket policy"}
+_LAYER_LABELS: dict[LayerName, str] = {
+    "identity": "identity policies",
+    "permissions_boundary": "permissions boundary",
+    "session": "session policies",
+    "scp": "SCP",
+    "rcp": "RCP",
+    "vpc_endpoint": "VPC endpoint policy",
+}
+
+
 def _layer_label(layer: LayerName, resource_service: str | None) -> str:
     if layer == "resource":
-        return {"kms": "key policy", "s3": "bucket policy"}.get(
-            resource_service or "", "resource policy"
-        )
-    return {
-        "identity": "identity policies",
-        "permissions_boundary": "permissions boundary",
-        "session": "session policies",
-        "scp": "SCP",
-        "rcp": "RCP",
-        "vpc_endpoint": "VPC endpoint policy",
-    }[layer]
+        return _RESOURCE_LABELS.get(resource_service or "", "resource policy")
+    return _LAYER_LABELS[layer]
 
 
 def _not_applicable(layer: LayerName, reason: str) -> LayerResult:
@@ -225,7 +242,7 @@ _NO_RCPS = _not_applicable("rcp", "the resource's account is not governed by RCP
 _NO_ENDPOINT = _not_applicable("vpc_endpoint", "the request does not pass a VPC endpoint")
 _FEDERATED_WITHOUT_SESSION_POLICY = construct.layer_result(
     "session",
-    Decision.IMPLICIT_DENY,
+    _IMPLICIT_DENY,
     (),
     "a federated user session without a session policy has no permissions",
 )
@@ -254,22 +271,20 @@ def _resource_layer(
     cross_account = view.principal.account != inputs.resource_account
     if policy is None:
         if inputs.resource_allowed_by_grant:
-            return construct.layer_result(
-                "resource", Decision.ALLOW, (), f"a KMS grant allows {action}"
-            )
+            return construct.layer_result("resource", _ALLOW, (), f"a KMS grant allows {action}")
         if cross_account or inputs.resource_service == "kms":
             return construct.layer_result(
-                "resource", Decision.IMPLICIT_DENY, (), f"there is no {label} to allow {action}"
+                "resource", _IMPLICIT_DENY, (), f"there is no {label} to allow {action}"
             )
         return _not_applicable("resource", f"there is no {label}")
     if not isinstance(policy, Policy):
         raise TypeError(f"resource_policy must be a Policy from parse_policy, got {policy!r}")
-    layer = _union([policy], view, "resource", label, principal_has_boundary)
-    if layer.decision is Decision.IMPLICIT_DENY and inputs.resource_allowed_by_grant:
+    layer = _union((policy,), view, "resource", label, principal_has_boundary)
+    if layer.decision is _IMPLICIT_DENY and inputs.resource_allowed_by_grant:
         # A grant is an alternative to the key policy's Allow; it never lifts a Deny.
         return construct.layer_result(
             "resource",
-            Decision.ALLOW,
+            _ALLOW,
             layer.results,
             f"no statement in the {label} allows {action}, but a KMS grant does",
         )
@@ -299,7 +314,7 @@ def evaluate_access(inputs: AccessInputs, request: Request) -> AccessDecision:
     if inputs.permissions_boundary is None or is_service:
         boundary = _NO_BOUNDARY
     else:
-        boundary_policies = _check_policies([inputs.permissions_boundary], "permissions_boundary")
+        boundary_policies = _check_policies((inputs.permissions_boundary,), "permissions_boundary")
         boundary = _union(boundary_policies, view, "permissions_boundary", "permissions boundary")
 
     if inputs.session_policies and not is_service:
@@ -347,21 +362,18 @@ def evaluate_access(inputs: AccessInputs, request: Request) -> AccessDecision:
         "vpc_endpoint": vpc_endpoint,
     }
 
-    for layer_name in LAYER_ORDER:
-        if layers[layer_name].decision is Decision.EXPLICIT_DENY:
-            return construct.access_decision(
-                Decision.EXPLICIT_DENY, layers, layer_name, layers[layer_name].reason
-            )
-    for layer_name in ("rcp", "scp", "vpc_endpoint"):
-        if layers[layer_name].decision is Decision.IMPLICIT_DENY:
-            return construct.access_decision(
-                Decision.IMPLICIT_DENY, layers, layer_name, layers[layer_name].reason
-            )
+    # In LAYER_ORDER; each LayerResult carries its own layer name.
+    for layer in (rcp, scp, vpc_endpoint, resource, identity, boundary, session):
+        if layer.decision is _EXPLICIT_DENY:
+            return construct.access_decision(_EXPLICIT_DENY, layers, layer.layer, layer.reason)
+    for layer in (rcp, scp, vpc_endpoint):
+        if layer.decision is _IMPLICIT_DENY:
+            return construct.access_decision(_IMPLICIT_DENY, layers, layer.layer, layer.reason)
 
     shut_layer, reason = _principal_and_resource(inputs, view, layers, resource_label)
     if shut_layer is not None:
-        return construct.access_decision(Decision.IMPLICIT_DENY, layers, shut_layer, reason)
-    return construct.access_decision(Decision.ALLOW, layers, None, reason)
+        return construct.access_decision(_IMPLICIT_DENY, layers, shut_layer, reason)
+    return construct.access_decision(_ALLOW, layers, None, reason)
 
 
 def _principal_and_resource(
@@ -375,7 +387,7 @@ def _principal_and_resource(
     action = view.request.action
     identity = layers["identity"]
     resource = layers["resource"]
-    resource_allows = resource.decision is Decision.ALLOW
+    resource_allows = resource.decision is _ALLOW
     strength = _strongest_allow(resource)
     if resource_allows and strength is None:
         # A KMS grant names its grantee principal, like a key policy naming the role; any
@@ -393,7 +405,7 @@ def _principal_and_resource(
             return None, f"the {resource_label} allows the service principal to {action}"
         return "resource", resource.reason
 
-    identity_allows = identity.decision is Decision.ALLOW
+    identity_allows = identity.decision is _ALLOW
     cross_account = principal.account != inputs.resource_account
     ceilings = _ceilings_check(layers)
 
@@ -458,6 +470,6 @@ def _ceilings_check(layers: dict[str, LayerResult]) -> tuple[LayerName, str] | N
     """The permissions boundary and session policies, where present, must allow."""
     for layer_name in ("permissions_boundary", "session"):
         layer = layers[layer_name]
-        if layer.decision is Decision.IMPLICIT_DENY:
+        if layer.decision is _IMPLICIT_DENY:
             return layer_name, layer.reason  # type: ignore[return-value]
     return None

@@ -12,14 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from kmsdoctor.policy.model import ContextValue, Request
+from kmsdoctor.policy.memo import remember
+from kmsdoctor.policy.model import ContextValue, Request, RequestPrincipal
 
 PrincipalKind = Literal["role_session", "user", "federated_user", "root", "service", "other"]
 
 
-# Not frozen: a frozen dataclass costs several microseconds to build, and one of each is built
-# per evaluated request. Nothing outside the engine sees these.
-@dataclass(slots=True)
+# The fields of a RequestPrincipal, which are all a PrincipalView is derived from.
+PrincipalIdentity = tuple[str, str, str | None, str | None, str | None]
+
+
+# Frozen, so that one view can serve every request by the same principal (see view_principal).
+@dataclass(frozen=True, slots=True)
 class PrincipalView:
     arn: str
     account: str
@@ -32,6 +36,9 @@ class PrincipalView:
     unique_id: str | None
     service: str | None
     partition: str
+    # (arn, account, entity_arn, unique_id, service) as given: a memo key standing for this
+    # principal. For a principal whose fields cannot be hashed, an object equal to nothing else.
+    identity: PrincipalIdentity | object
 
     @property
     def is_session(self) -> bool:
@@ -62,21 +69,60 @@ def _context_values(value: ContextValue | object) -> tuple[str, ...]:
     return (str(value),)
 
 
+# Lower-cased context key names: requests use a small vocabulary of keys over and over.
+_LOWERED_KEYS: dict[str, str] = {}
+
+
+def _lower_key(key: object) -> str:
+    if type(key) is not str:
+        return str(key).lower()
+    return remember(_LOWERED_KEYS, key, key.lower())
+
+
 def normalise_context(context: Mapping[str, ContextValue]) -> dict[str, tuple[str, ...]]:
     normalised: dict[str, tuple[str, ...]] = {}
     for key, value in context.items():
-        # Single strings are by far the most common value; skip the general conversion.
-        values = (value,) if type(value) is str else _context_values(value)
+        lowered = _LOWERED_KEYS.get(key) if type(key) is str else None
+        if lowered is None:
+            lowered = _lower_key(key)
+        if type(value) is str:
+            # Single strings are by far the most common value; skip the general conversion.
+            normalised[lowered] = (value,)
+            continue
+        values = _context_values(value)
         # An empty multivalued key behaves like an absent one (ForAllValues: "returns true if
         # there are no context keys in the request, or if the context key value resolves to a
         # null dataset, such as an empty string"; Null: "the key ... is null").
         if values:
-            normalised[str(key).lower()] = values
+            normalised[lowered] = values
     return normalised
 
 
-def _view_principal(request: Request) -> PrincipalView:
-    principal = request.principal
+# Views of the principals seen so far: a diagnosis asks many questions about the same caller.
+_PRINCIPAL_VIEWS: dict[PrincipalIdentity, PrincipalView] = {}
+
+
+def view_principal(principal: RequestPrincipal) -> PrincipalView:
+    """The request's principal taken apart once: account, kind, the role behind a session."""
+    identity = (
+        principal.arn,
+        principal.account,
+        principal.entity_arn,
+        principal.unique_id,
+        principal.service,
+    )
+    try:
+        view = _PRINCIPAL_VIEWS.get(identity)
+    except TypeError:  # a field that is not a string (nor None): nothing to memoise
+        return _build_principal_view(principal, object())
+    if view is None:
+        view = remember(_PRINCIPAL_VIEWS, identity, _build_principal_view(principal, identity))
+    return view
+
+
+def _build_principal_view(
+    principal: RequestPrincipal, identity: PrincipalIdentity | object
+) -> PrincipalView:
     arn = principal.arn
     parts = arn.split(":", 5)
     partition = parts[1] if len(parts) == 6 and parts[1] else "aws"
@@ -85,7 +131,15 @@ def _view_principal(request: Request) -> PrincipalView:
 
     if principal.service:
         return PrincipalView(
-            arn, principal.account, "service", None, None, None, principal.service, partition
+            arn,
+            principal.account,
+            "service",
+            None,
+            None,
+            None,
+            principal.service,
+            partition,
+            identity,
         )
     if service_name == "sts" and resource.startswith("assumed-role/"):
         # arn:aws:sts::ACCOUNT:assumed-role/ROLE-NAME/SESSION-NAME
@@ -102,6 +156,7 @@ def _view_principal(request: Request) -> PrincipalView:
             principal.unique_id,
             None,
             partition,
+            identity,
         )
     if service_name == "sts" and resource.startswith("federated-user/"):
         return PrincipalView(
@@ -113,10 +168,19 @@ def _view_principal(request: Request) -> PrincipalView:
             principal.unique_id,
             None,
             partition,
+            identity,
         )
     if service_name == "iam" and resource == "root":
         return PrincipalView(
-            arn, principal.account, "root", arn, None, principal.unique_id, None, partition
+            arn,
+            principal.account,
+            "root",
+            arn,
+            None,
+            principal.unique_id,
+            None,
+            partition,
+            identity,
         )
     if service_name == "iam" and resource.startswith("user/"):
         return PrincipalView(
@@ -128,6 +192,7 @@ def _view_principal(request: Request) -> PrincipalView:
             principal.unique_id,
             None,
             partition,
+            identity,
         )
     return PrincipalView(
         arn,
@@ -138,14 +203,16 @@ def _view_principal(request: Request) -> PrincipalView:
         principal.unique_id,
         None,
         partition,
+        identity,
     )
 
 
 def view_request(request: Request) -> RequestView:
+    # Positional: a dataclass __init__ called with keywords costs noticeably more.
     return RequestView(
-        request=request,
-        action=request.action.lower(),
-        resource=request.resource,
-        principal=_view_principal(request),
-        context=normalise_context(request.context),
+        request,
+        request.action.lower(),
+        request.resource,
+        view_principal(request.principal),
+        normalise_context(request.context),
     )
