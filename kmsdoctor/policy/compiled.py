@@ -89,6 +89,13 @@ class CompiledStatement:
     element_memo: dict[tuple[object, ...], dict[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # Behind it, for requests it has not seen (a new resource ARN, say): whether the Action
+    # element matches, by lower-cased action, and the trace's fields by the elements' outcome,
+    # which takes only a few values per statement.
+    action_memo: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    outcome_memo: dict[tuple[object, ...], dict[str, Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def evaluate(
         self, view: RequestView, policy_name: str, principal_has_boundary: bool
@@ -113,9 +120,10 @@ class CompiledStatement:
         # Every condition is traced, whether or not the elements matched: the report says
         # which conditions would also have stopped the statement.
         applies = fields["applies"]
+        context = view.context
         traces: list[ConditionTrace] = []
         for condition in self.conditions:
-            trace = condition.trace(view.context)
+            trace = condition.trace(context)
             traces.append(trace)
             if not trace.matched:
                 applies = False
@@ -127,8 +135,11 @@ class CompiledStatement:
         self, view: RequestView, policy_name: str, principal_has_boundary: bool
     ) -> dict[str, Any]:
         """The trace's fields before conditions: see construct.statement_fields."""
-        # view.action is lower-cased already, and the action set ignores case.
-        action_matched = self.actions.matches_normalised(view.action) != self.actions_negated
+        action_matched = self.action_memo.get(view.action)
+        if action_matched is None:
+            # view.action is lower-cased already, and the action set ignores case.
+            matched = self.actions.matches_normalised(view.action) != self.actions_negated
+            action_matched = remember(self.action_memo, view.action, matched)
         resources = self.resources
         if resources.with_variables:
             resource_matched, resource_note = resources.match(view)
@@ -154,19 +165,31 @@ class CompiledStatement:
         notes: tuple[str, ...] = ()
         if resource_note or principal_note:
             notes = tuple(note for note in (resource_note, principal_note) if note)
-        return construct.statement_fields(
+        outcome = (
             policy_name,
-            self.index,
-            self.sid,
-            self.effect,
             action_matched,
             resource_matched,
             principal_matched,
-            applies,
             principal_match,
             notes,
-            self.text,
         )
+        fields = self.outcome_memo.get(outcome)
+        if fields is None:
+            fields = construct.statement_fields(
+                policy_name,
+                self.index,
+                self.sid,
+                self.effect,
+                action_matched,
+                resource_matched,
+                principal_matched,
+                applies,
+                principal_match,
+                notes,
+                self.text,
+            )
+            remember(self.outcome_memo, outcome, fields)
+        return fields
 
     @staticmethod
     def _match_not_principal(
@@ -215,17 +238,13 @@ class Policy:
         self, view: RequestView, principal_has_boundary: bool = False
     ) -> PolicyResult:
         name = self.name
-        boundary = principal_has_boundary
-        traces = tuple([statement.evaluate(view, name, boundary) for statement in self.statements])
-        return construct.policy_result(name, _decision(traces), traces)
-
-
-def _decision(traces: tuple[StatementTrace, ...]) -> Decision:
-    """Explicit deny if an applying statement denies, allow if one allows, else implicit deny."""
-    decision = _IMPLICIT_DENY
-    for trace in traces:
-        if trace.applies:
-            if trace.effect == "Deny":
-                return _EXPLICIT_DENY
-            decision = _ALLOW
-    return decision
+        traces: list[StatementTrace] = []
+        # Explicit deny if an applying statement denies, allow if one allows, else implicit
+        # deny; every statement is traced either way.
+        decision = _IMPLICIT_DENY
+        for statement in self.statements:
+            trace = statement.evaluate(view, name, principal_has_boundary)
+            traces.append(trace)
+            if trace.applies and decision is not _EXPLICIT_DENY:
+                decision = _EXPLICIT_DENY if trace.effect == "Deny" else _ALLOW
+        return construct.policy_result(name, decision, tuple(traces))

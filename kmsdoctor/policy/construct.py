@@ -7,7 +7,12 @@ These builders store the fields straight into the new instance's `__dict__` inst
 keys, which is also why this beats building a dict and assigning it as `__dict__` (0.7 µs). The
 instances are ordinary frozen dataclass instances: equality, hashing, repr and immutability are
 unchanged. Every field must be given; tests/policy/test_construct.py checks that against the
-dataclasses.
+dataclasses (`statement_trace` goes through `statement_fields` and
+`statement_trace_with_conditions`, which evaluation uses directly).
+
+Statement traces are the most numerous. Evaluation memoises each statement's fields before
+conditions (`statement_fields`) and builds a trace by copying them into the new instance with
+one `dict.update` (about 0.3 µs), then sets the conditions, `applies` and the request.
 """
 
 from __future__ import annotations
