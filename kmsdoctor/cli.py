@@ -208,7 +208,6 @@ def diagnose(
     """Collect, probe as the caller, analyse, and say which lock is shut and how to open it."""
     _setup_logging(debug)
     from kmsdoctor.diagnose import DiagnoseOptions, run_diagnosis
-    from kmsdoctor.report import emit
 
     request = _collect_request(
         source_profile, target_profile, bucket, key, role_arn, region, operation, kms_key
@@ -217,6 +216,8 @@ def diagnose(
         probe=not no_probe, probe_decrypt=probe_decrypt, cloudtrail=cloudtrail
     )
     diagnosis = run_diagnosis(request, options)
+    from kmsdoctor.report import emit
+
     raise typer.Exit(emit(diagnosis, output_format.value))
 
 

@@ -9,16 +9,17 @@ diagnosis comes out of `analyze` on a saved snapshot.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kmsdoctor.analyze import analyze_snapshot
-from kmsdoctor.analyze.model import Diagnosis
+from kmsdoctor.concurrency import worker_pool
 from kmsdoctor.snapshot import ProbeCall, Snapshot
 
 if TYPE_CHECKING:  # the collectors import boto3; keep it out of `import kmsdoctor.diagnose`
+    from kmsdoctor.analyze.model import Diagnosis
     from kmsdoctor.collect import CollectRequest
+    from kmsdoctor.probe.callers import ProbeCallers
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,14 @@ class DiagnoseOptions:
 
 
 def _run_probes(
-    request: CollectRequest, snapshot: Snapshot, options: DiagnoseOptions
+    request: CollectRequest,
+    snapshot: Snapshot,
+    options: DiagnoseOptions,
+    prepared: Future[ProbeCallers] | None = None,
 ) -> tuple[list[ProbeCall], list[str]]:
     """The probe stage: the calls as the caller and the CloudTrail lookup, side by side (they
-    depend only on the snapshot). Returns the recorded calls and notes for the reader."""
+    depend only on the snapshot). `prepared`: the probe's sessions and clients, made while the
+    snapshot was collected. Returns the recorded calls and notes for the reader."""
     notes: list[str] = []
     if not options.probe:
         if options.probe_decrypt:
@@ -41,11 +46,10 @@ def _run_probes(
             return [], notes
     from kmsdoctor.probe import ProbeOptions, lookup_denials, run_probes
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    probe_options = ProbeOptions(options.probe_decrypt, prepared)
+    with worker_pool(2) as pool:
         probe_f = (
-            pool.submit(run_probes, request, snapshot, ProbeOptions(options.probe_decrypt))
-            if options.probe
-            else None
+            pool.submit(run_probes, request, snapshot, probe_options) if options.probe else None
         )
         trail_f = pool.submit(lookup_denials, request, snapshot) if options.cloudtrail else None
         calls = [
@@ -58,10 +62,19 @@ def _run_probes(
 def run_diagnosis(request: CollectRequest, options: DiagnoseOptions) -> Diagnosis:
     """Collect both accounts' configuration for `request`, probe as the caller, and analyse."""
     from kmsdoctor.collect import collect_snapshot  # boto3 is imported only when diagnosing
+    from kmsdoctor.probe.callers import prepare_callers
 
-    snapshot = collect_snapshot(request)
-    calls, notes = _run_probes(request, snapshot, options)
+    with worker_pool(1) as pool:
+        # Who the probe calls as (sessions, clients, AssumeRole) depends on nothing collected:
+        # made while the snapshot is collected. The probe calls still wait for the snapshot.
+        prepared = (
+            pool.submit(prepare_callers, request, options.probe_decrypt) if options.probe else None
+        )
+        snapshot = collect_snapshot(request)
+    calls, notes = _run_probes(request, snapshot, options, prepared)
     snapshot.probes.extend(calls)
+    from kmsdoctor.analyze import analyze_snapshot
+
     diagnosis = analyze_snapshot(snapshot)
     diagnosis.notes.extend(notes)
     return diagnosis

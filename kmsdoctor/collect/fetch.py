@@ -1,17 +1,16 @@
 """Small helpers shared by the collectors: outcomes to `Fetched`, policy text to JSON,
-independent thunks run concurrently."""
+independent thunks run concurrently (`worker_pool` itself lives in `kmsdoctor.concurrency`)."""
 
 from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, TypeVar
 
 from kmsdoctor.aws import CallResult
+from kmsdoctor.concurrency import worker_pool
 from kmsdoctor.snapshot import CallError, Fetched
 
 T = TypeVar("T")
@@ -75,24 +74,6 @@ def iso(value: Any) -> str | None:
     if value is None:
         return None
     return value.isoformat() if isinstance(value, datetime) else str(value)
-
-
-@contextmanager
-def worker_pool(max_workers: int) -> Iterator[ThreadPoolExecutor]:
-    """A thread pool for one block that, when the block fails (Ctrl-C above all, or a one-line
-    error), neither waits for the calls in flight nor starts the queued ones.
-
-    `with ThreadPoolExecutor()` waits for every submitted task on the way out, even when an
-    exception is leaving: Ctrl-C during a collection would then sit through every remaining
-    AWS call, each up to its timeout and retries, before the user got the prompt back.
-    """
-    pool = ThreadPoolExecutor(max_workers=max_workers)
-    try:
-        yield pool
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
 
 
 def parallel(*thunks: Callable[[], Any]) -> list[Any]:

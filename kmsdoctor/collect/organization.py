@@ -16,8 +16,8 @@ from kmsdoctor.collect.fetch import (
     parallel,
     parse_policy_document,
     to_fetched,
-    worker_pool,
 )
+from kmsdoctor.concurrency import worker_pool
 from kmsdoctor.snapshot import CallError, Fetched, NamedPolicy, Organization, PolicyLevel
 
 PolicyType = Literal["SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY"]

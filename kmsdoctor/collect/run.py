@@ -31,7 +31,6 @@ from kmsdoctor.aws import (
     profile_label,
     session_for,
 )
-from kmsdoctor.collect.fetch import worker_pool
 from kmsdoctor.collect.organization import PolicyType, collect_organization
 from kmsdoctor.collect.request import CollectRequest
 from kmsdoctor.collect.source import (
@@ -49,6 +48,7 @@ from kmsdoctor.collect.target import (
     collect_vpc_endpoints,
     role_arn_principal,
 )
+from kmsdoctor.concurrency import worker_pool
 from kmsdoctor.errors import UsageError
 from kmsdoctor.snapshot import (
     BucketInfo,

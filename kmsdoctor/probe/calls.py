@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmsdoctor.aws import CallResult, call, client
+from kmsdoctor.aws import CallResult, call
+from kmsdoctor.probe.callers import Clients
 from kmsdoctor.probe.target import ProbeTarget
 from kmsdoctor.snapshot import ProbeCall
 
@@ -53,8 +54,9 @@ def skipped(principal_arn: str, operation: str, why: str) -> ProbeCall:
     )
 
 
-def who_am_i(session: Any, principal_arn: str, region: str) -> ProbeCall:
-    result = call(client(session, "sts", region), "GetCallerIdentity")
+def who_am_i(clients: Clients, principal_arn: str, region: str) -> ProbeCall:
+    sts = clients.sts(region)
+    result = call(sts, "GetCallerIdentity")
     if not result.ok:
         return recorded(principal_arn, result)
     assert result.response is not None
@@ -62,10 +64,10 @@ def who_am_i(session: Any, principal_arn: str, region: str) -> ProbeCall:
     return recorded(principal_arn, result, f"the probe ran as {session_arn}", arn=session_arn)
 
 
-def describe_key(session: Any, principal_arn: str, target: ProbeTarget) -> ProbeCall:
+def describe_key(clients: Clients, principal_arn: str, target: ProbeTarget) -> ProbeCall:
     if target.key_arn is None:
         return skipped(principal_arn, "kms:DescribeKey", f"not run: {target.why_no_key}")
-    kms = client(session, "kms", target.key_region)
+    kms = clients.kms(target.key_region)
     result = call(kms, "DescribeKey", KeyId=target.key_arn)
     if not result.ok:
         return recorded(principal_arn, result)
@@ -80,18 +82,18 @@ def describe_key(session: Any, principal_arn: str, target: ProbeTarget) -> Probe
     )
 
 
-def head_object(session: Any, principal_arn: str, target: ProbeTarget) -> ProbeCall:
+def head_object(clients: Clients, principal_arn: str, target: ProbeTarget) -> ProbeCall:
     if target.object_key is None:
         return skipped(principal_arn, "s3:HeadObject", "not run: no object key was given")
-    s3 = client(session, "s3", target.s3_region)
+    s3 = clients.s3(target.s3_region)
     result = call(s3, "HeadObject", Bucket=target.bucket, Key=target.object_key)
     return recorded(principal_arn, result, "S3 half only: HEAD is authorised as s3:GetObject")
 
 
-def get_one_byte(session: Any, principal_arn: str, target: ProbeTarget) -> ProbeCall:
+def get_one_byte(clients: Clients, principal_arn: str, target: ProbeTarget) -> ProbeCall:
     if target.object_key is None:
         return skipped(principal_arn, "s3:GetObject", "not run: no object key was given")
-    s3 = client(session, "s3", target.s3_region)
+    s3 = clients.s3(target.s3_region)
     result = call(s3, "GetObject", Bucket=target.bucket, Key=target.object_key, Range=ONE_BYTE)
     if not result.ok:
         return recorded(principal_arn, result)

@@ -19,12 +19,12 @@ The result for each principal and account is one `ProbeCall` (`cloudtrail:Lookup
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from kmsdoctor.aws import call, client, session_for
+from kmsdoctor.concurrency import worker_pool
 from kmsdoctor.probe.target import probe_target
 from kmsdoctor.redact import redact
 from kmsdoctor.snapshot import CallError, PrincipalInfo, ProbeCall, Snapshot
@@ -81,7 +81,7 @@ def lookup_denials(
         ("target", request.target_profile, _account(snapshot, "target")),
     ]
     sessions = [(side, session_for(profile, region), acct) for side, profile, acct in accounts]
-    with ThreadPoolExecutor(max_workers=len(sessions)) as pool:
+    with worker_pool(len(sessions)) as pool:
         futures = [
             pool.submit(_read_trail, side, session, account, region, event_name, start, end)
             for side, session, account in sessions

@@ -17,7 +17,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from kmsdoctor.aws import call, client
+from kmsdoctor.aws import call
+from kmsdoctor.probe.callers import Clients
 from kmsdoctor.probe.calls import recorded, skipped
 from kmsdoctor.probe.target import ProbeTarget
 from kmsdoctor.snapshot import CallError, ProbeCall
@@ -35,7 +36,7 @@ class SealedValue:
     encryption_context: dict[str, str]
 
 
-def seal_random_value(source_session: Any, target: ProbeTarget) -> SealedValue | CallError | str:
+def seal_random_value(source: Clients, target: ProbeTarget) -> SealedValue | CallError | str:
     """Encrypt a fresh random value as A. Returns the sealed value, A's error, or why not run."""
     if target.operation != "read":
         return "not run: a write needs kms:GenerateDataKey, which kmsdoctor does not call"
@@ -44,7 +45,7 @@ def seal_random_value(source_session: Any, target: ProbeTarget) -> SealedValue |
     if target.encryption_context is None:
         return "not run: no object key was given, so the encryption context S3 sends is not known"
     plaintext = os.urandom(RANDOM_VALUE_BYTES)
-    kms = client(source_session, "kms", target.key_region)
+    kms = source.kms(target.key_region)
     result = call(
         kms,
         "Encrypt",
@@ -65,7 +66,7 @@ def seal_random_value(source_session: Any, target: ProbeTarget) -> SealedValue |
 
 
 def decrypt_as_caller(
-    session: Any, principal_arn: str, sealed: SealedValue | CallError | str, region: str
+    clients: Clients, principal_arn: str, sealed: SealedValue | CallError | str, region: str
 ) -> ProbeCall:
     if isinstance(sealed, str):
         return skipped(principal_arn, "kms:Decrypt", sealed)
@@ -77,7 +78,7 @@ def decrypt_as_caller(
             f"{sealed.code}: {sealed.message})",
         )
     context_text = ", ".join(f"{k}={v}" for k, v in sealed.encryption_context.items())
-    kms = client(session, "kms", region)
+    kms = clients.kms(region)
     result = call(
         kms,
         "Decrypt",

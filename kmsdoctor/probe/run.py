@@ -4,18 +4,26 @@
                     │                                | GetObject (1 byte) ─> Decrypt (opt-in)
     source profile ─┴─ Encrypt a random value (opt-in) ──────────────────────┘
 
-Each principal runs in its own worker, its four calls at once; A's Encrypt runs alongside and
-the Decrypt waits only for it. A probe costs about its longest chain, however many principals.
+The sessions, clients and AssumeRoles come from `prepare_callers` (`kmsdoctor diagnose` makes
+them while collecting; see `ProbeOptions.prepared`). Each principal runs in its own worker, its
+four calls at once; A's Encrypt runs alongside and the Decrypt waits only for it. A probe costs
+about its longest chain, however many principals.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from kmsdoctor.aws import AwsCallFailed, assume_role, session_for
 from kmsdoctor.collect.fetch import parallel
+from kmsdoctor.concurrency import worker_pool
+from kmsdoctor.probe.callers import (
+    MAX_PRINCIPAL_WORKERS,
+    Clients,
+    ProbeCallers,
+    prepare_callers,
+)
 from kmsdoctor.probe.calls import (
     describe_key,
     get_one_byte,
@@ -31,13 +39,13 @@ from kmsdoctor.snapshot import CallError, ProbeCall, Snapshot
 if TYPE_CHECKING:
     from kmsdoctor.collect import CollectRequest
 
-PROBE_SESSION_NAME = "kmsdoctor-probe"  # shows in CloudTrail as the session of each probe call
-_MAX_PRINCIPAL_WORKERS = 8
-
 
 @dataclass(frozen=True)
 class ProbeOptions:
     decrypt: bool = False  # --probe-decrypt: the kms:Decrypt round trip
+    # `prepare_callers(request, decrypt)` started before the snapshot was ready; None: the
+    # probe makes its sessions and clients itself.
+    prepared: Future[ProbeCallers] | None = field(default=None, compare=False)
 
 
 Sealed = SealedValue | CallError | str
@@ -51,18 +59,17 @@ def run_probes(
     principals = probe_principals(snapshot)
     if not principals:
         return []
-    caller_session = session_for(request.target_profile, snapshot.request.region)
-    source_session = (
-        session_for(request.source_profile, snapshot.request.region) if options.decrypt else None
-    )
-    with ThreadPoolExecutor(max_workers=min(len(principals), _MAX_PRINCIPAL_WORKERS) + 1) as pool:
+    callers = _callers(request, snapshot, options)
+    with worker_pool(min(len(principals), MAX_PRINCIPAL_WORKERS) + 1) as pool:
         sealed_f: Future[Sealed] | None = (
-            pool.submit(seal_random_value, source_session, target)
-            if source_session is not None
+            pool.submit(seal_random_value, callers.source, target)
+            if callers.source is not None
             else None
         )
         futures = [
-            pool.submit(_probe_one, caller_session, principal, target, sealed_f, snapshot)
+            pool.submit(
+                _probe_one, callers.as_principal(principal), principal, target, sealed_f, snapshot
+            )
             for principal in principals
         ]
         calls: list[ProbeCall] = []
@@ -71,34 +78,39 @@ def run_probes(
     return calls
 
 
+def _callers(request: CollectRequest, snapshot: Snapshot, options: ProbeOptions) -> ProbeCallers:
+    """The prepared callers when they were made for the snapshot's Region; else made now."""
+    region = snapshot.request.region
+    if options.prepared is not None:
+        prepared = options.prepared.result()
+        if prepared.region == region and prepared.covers(probe_principals(snapshot)):
+            return prepared
+    return prepare_callers(request, options.decrypt, region)
+
+
 def _probe_one(
-    caller_session: Any,
+    clients: Clients | CallError,
     principal: ProbePrincipal,
     target: ProbeTarget,
     sealed_f: Future[Sealed] | None,
     snapshot: Snapshot,
 ) -> list[ProbeCall]:
+    if isinstance(clients, CallError):  # the target profile could not assume this role
+        return _could_not_assume(principal, clients, target, sealed_f is not None)
     region = snapshot.request.region
-    session = caller_session
-    if principal.assume:
-        try:
-            session = assume_role(caller_session, principal.arn, PROBE_SESSION_NAME)
-        except AwsCallFailed as failed:
-            return _could_not_assume(principal, failed.error, target, sealed_f is not None)
-
     thunks = [
-        lambda: who_am_i(session, principal.arn, region),
-        lambda: describe_key(session, principal.arn, target),
-        lambda: head_object(session, principal.arn, target),
+        lambda: who_am_i(clients, principal.arn, region),
+        lambda: describe_key(clients, principal.arn, target),
+        lambda: head_object(clients, principal.arn, target),
     ]
     if target.operation == "read":
-        thunks.append(lambda: get_one_byte(session, principal.arn, target))
+        thunks.append(lambda: get_one_byte(clients, principal.arn, target))
     calls: list[ProbeCall] = parallel(*thunks)
     if target.operation == "write":
         calls.append(write_not_probed(principal.arn))
     if sealed_f is not None:
         calls.append(
-            decrypt_as_caller(session, principal.arn, sealed_f.result(), target.key_region)
+            decrypt_as_caller(clients, principal.arn, sealed_f.result(), target.key_region)
         )
     return calls
 

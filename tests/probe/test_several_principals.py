@@ -83,3 +83,40 @@ def test_a_role_that_cannot_be_assumed_is_reported_and_the_others_are_probed(
         assert results[role]["probe"]["status"] == "agrees"
     assert exit_code == 1
     assert ("KD708", "identity") in codes_and_locks(report)
+
+
+def test_roles_are_assumed_once_each_while_the_configuration_is_still_being_read(
+    sandbox, aws_faults, monkeypatch
+):
+    """Whom the probe calls as depends on nothing collected, so the probe's AssumeRoles overlap
+    the collection instead of adding a round trip after it — and each role is assumed once."""
+    box = sandbox(PIPELINE)
+    aws_faults.answer_probes(box)
+    probe_assumes: list[str] = []
+    all_assumed = threading.Event()
+    assumed_before_grants: list[int] = []
+
+    def count_probe_assume_roles(request, event_name, **_):
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
+        if event_name.endswith("sts.AssumeRole") and "kmsdoctor-probe" in body:
+            probe_assumes.append(body)
+            if len(probe_assumes) == len(ROLES):
+                all_assumed.set()
+        if event_name.endswith("kms.ListGrants"):  # a collector call, at the end of a chain
+            # Were the roles assumed only after the collection, this would wait in vain.
+            all_assumed.wait(timeout=15)
+            assumed_before_grants.append(len(probe_assumes))
+        return None
+
+    handlers = [
+        ("before-send", count_probe_assume_roles, botocore.handlers.REGISTER_FIRST),
+        *botocore.handlers.BUILTIN_HANDLERS,
+    ]
+    monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", handlers)
+    report, exit_code = diagnose_json(box)
+
+    assert exit_code == 1 and report["verdict"] == "deny"
+    assert assumed_before_grants and assumed_before_grants[0] == len(ROLES)
+    assert len(probe_assumes) == len(ROLES)
+    for role, result in _by_role(report).items():
+        assert result["probe"]["status"] == "agrees", (role, result["probe"]["summary"])
