@@ -112,7 +112,7 @@ class DelayProxy:
             return self._in_flight
 
     def start(self) -> DelayProxy:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -143,7 +143,7 @@ class DelayProxy:
             self.requests.append(request)
 
 
-def _handler_for(proxy: DelayProxy) -> type[BaseHTTPRequestHandler]:
+def handler_for(proxy: DelayProxy) -> type[BaseHTTPRequestHandler]:
     upstream = urllib.parse.urlsplit(proxy.upstream)
 
     class Handler(BaseHTTPRequestHandler):

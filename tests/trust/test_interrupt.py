@@ -21,7 +21,7 @@ from http.server import ThreadingHTTPServer
 import pytest
 from moto.server import ThreadedMotoServer
 
-from bench.delay_proxy import DelayProxy, _handler_for
+from bench.delay_proxy import DelayProxy, handler_for
 from moto_fixtures.sandbox import free_port
 
 # Each request is held this long: far longer than the bound on stopping below, so a process
@@ -39,7 +39,7 @@ class ProbeReadHoldingProxy(DelayProxy):
     def start(self) -> ProbeReadHoldingProxy:
         proxy = self
 
-        class Handler(_handler_for(self)):
+        class Handler(handler_for(self)):
             def _send_upstream(self, body: bytes):
                 if self.command == "GET" and self.headers.get("Range"):
                     with proxy._lock:
