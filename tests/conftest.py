@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,12 +125,32 @@ def _describe(calls: list[KmsdoctorCall]) -> str:
     return "; ".join(f"{c.operation} (made at {c.made_by}, in {c.test})" for c in calls)
 
 
+STRAY_WORKER_WAIT_S = 10.0
+
+
+def _join_stray_workers(before: set[threading.Thread]) -> None:
+    """Wait (bounded) for pool workers the test started and left running.
+
+    kmsdoctor's `worker_pool` does not wait for the calls in flight when its block fails (a
+    one-line error, Ctrl-C): that is what makes it stop promptly. In a test, such workers would
+    finish their AWS calls during the *next* test — counted against it by this guard, and
+    touching the global `random` (moto's ids, retry jitter) inside its hypothesis draws.
+    """
+    deadline = time.monotonic() + STRAY_WORKER_WAIT_S
+    for thread in threading.enumerate():
+        if thread in before or not thread.name.startswith("ThreadPoolExecutor"):
+            continue
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
 @pytest.fixture(autouse=True)
 def read_only_guard(request: pytest.FixtureRequest) -> Iterator[ReadOnlyGuard]:
     """Attributes kmsdoctor's calls to the running test and fails it on an off-list one."""
     GUARD.current_test = request.node.nodeid
+    threads_before = set(threading.enumerate())
     try:
         yield GUARD
+        _join_stray_workers(threads_before)
         unaccounted = GUARD.take_off_list()
     finally:
         GUARD.current_test = OUTSIDE_TESTS
