@@ -43,6 +43,7 @@ from kmsdoctor.aws import ALLOWED_OPERATIONS  # noqa: E402
 
 KMSDOCTOR_DIR = Path(kmsdoctor.__file__).resolve().parent
 OUTSIDE_TESTS = "<outside any test>"
+STRAY_WORKER_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class ReadOnlyGuard:
     calls: list[KmsdoctorCall] = field(default_factory=list)
     off_list: list[KmsdoctorCall] = field(default_factory=list)
     current_test: str = OUTSIDE_TESTS
+    threads_before_test: set[threading.Thread] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, operation: str, made_by: str) -> None:
@@ -84,6 +86,22 @@ class ReadOnlyGuard:
     def operations_in(self, test: str) -> list[str]:
         with self._lock:
             return [c.operation for c in self.calls if c.test == test]
+
+    def settle(self) -> None:
+        """Wait (up to STRAY_WORKER_WAIT_S) for pool workers the current test left running.
+
+        kmsdoctor's `worker_pool` does not wait for the calls in flight when its block fails (a
+        one-line error, Ctrl-C): that is what makes it stop promptly. In a test, such workers
+        would finish their AWS calls during the *next* test — counted against it here, and
+        touching the global `random` (moto's ids, retry jitter) inside its hypothesis draws.
+        A test that asserts on the calls an error run made settles first.
+        """
+        deadline = time.monotonic() + STRAY_WORKER_WAIT_S
+        for thread in threading.enumerate():
+            if thread in self.threads_before_test:
+                continue
+            if thread.name.startswith("ThreadPoolExecutor"):
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 GUARD = ReadOnlyGuard()
@@ -125,32 +143,14 @@ def _describe(calls: list[KmsdoctorCall]) -> str:
     return "; ".join(f"{c.operation} (made at {c.made_by}, in {c.test})" for c in calls)
 
 
-STRAY_WORKER_WAIT_S = 10.0
-
-
-def _join_stray_workers(before: set[threading.Thread]) -> None:
-    """Wait (bounded) for pool workers the test started and left running.
-
-    kmsdoctor's `worker_pool` does not wait for the calls in flight when its block fails (a
-    one-line error, Ctrl-C): that is what makes it stop promptly. In a test, such workers would
-    finish their AWS calls during the *next* test — counted against it by this guard, and
-    touching the global `random` (moto's ids, retry jitter) inside its hypothesis draws.
-    """
-    deadline = time.monotonic() + STRAY_WORKER_WAIT_S
-    for thread in threading.enumerate():
-        if thread in before or not thread.name.startswith("ThreadPoolExecutor"):
-            continue
-        thread.join(timeout=max(0.0, deadline - time.monotonic()))
-
-
 @pytest.fixture(autouse=True)
 def read_only_guard(request: pytest.FixtureRequest) -> Iterator[ReadOnlyGuard]:
     """Attributes kmsdoctor's calls to the running test and fails it on an off-list one."""
     GUARD.current_test = request.node.nodeid
-    threads_before = set(threading.enumerate())
+    GUARD.threads_before_test = set(threading.enumerate())
     try:
         yield GUARD
-        _join_stray_workers(threads_before)
+        GUARD.settle()
         unaccounted = GUARD.take_off_list()
     finally:
         GUARD.current_test = OUTSIDE_TESTS

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from kmsdoctor.aws import CallResult, call, call_pages
 from kmsdoctor.collect.fetch import first_failure, iso, parallel, parse_policy_document, to_fetched
-from kmsdoctor.errors import UsageError
+from kmsdoctor.collect.request import role_name_of
 from kmsdoctor.snapshot import (
     CallerIdentity,
     CallError,
@@ -68,17 +68,7 @@ def caller_principal(caller: CallerIdentity) -> PrincipalRef:
 
 
 def role_arn_principal(role_arn: str) -> PrincipalRef:
-    parts = role_arn.split(":", 5)
-    if (
-        len(parts) != 6
-        or parts[0] != "arn"
-        or parts[2] != "iam"
-        or not parts[5].startswith("role/")
-    ):
-        raise UsageError(
-            f"--role-arn {role_arn!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
-        )
-    return PrincipalRef("role", parts[5].rsplit("/", 1)[-1], role_arn, "role_arn")
+    return PrincipalRef("role", role_name_of(role_arn), role_arn, "role_arn")
 
 
 def collect_principal(iam: Any, ref: PrincipalRef) -> PrincipalInfo:

@@ -342,6 +342,19 @@ def test_malformed_role_arn_exits_2(sandbox, run_cli, tmp_path):
     assert "is not an IAM role ARN" in one_line_error(result)
 
 
+def test_user_arn_given_as_role_arn_stops_diagnose_before_any_aws_call(
+    sandbox, run_cli, read_only_guard, request
+):
+    """diagnose assumes the --role-arn roles while it collects: a wrong ARN must not reach STS."""
+    box = sandbox(DEMO)
+    user_arn = "arn:aws:iam::222222222222:user/BIAnalyticsRole"
+    result = run_cli(*box.cli_args("diagnose", "--role-arn", user_arn))
+    assert result.exit_code == 2
+    assert f"--role-arn {user_arn!r} is not an IAM role ARN" in one_line_error(result)
+    read_only_guard.settle()  # workers still running after the error would show here
+    assert read_only_guard.operations_in(request.node.nodeid) == []
+
+
 # --- resilience and speed --------------------------------------------------------------------
 
 
