@@ -32,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.delay_proxy import DelayProxy, ProxiedRequest
+from bench.depth import DepthTracer
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = "key-policy-missing-principal"  # the demo: the BI role missing from the key policy
@@ -50,72 +50,16 @@ DEPTH_FILE_ENV = "KMSDOCTOR_BENCH_DEPTH_FILE"
 
 # --- depth instrumentation (runs inside the instrumented kmsdoctor process) -------------------
 
-_depth = threading.local()  # per thread: (depth, the chain of calls that led to it)
-
-
-def _current() -> tuple[int, tuple[str, ...]]:
-    return getattr(_depth, "value", (0, ()))
-
-
-def _raise_to(value: tuple[int, tuple[str, ...]]) -> None:
-    if value[0] > _current()[0]:
-        _depth.value = value
-
 
 def install_depth_tracer(output: str) -> None:
-    """Patch thread pools and botocore so each AWS call records its dependency depth; the
-    records are written to `output` as JSON at exit. Called from a generated sitecustomize."""
+    """Trace every AWS call's dependency depth (bench/depth.py) and write the records to
+    `output` as JSON at exit. Called from a generated sitecustomize."""
     import atexit
-    import concurrent.futures
-    import concurrent.futures.thread
 
-    import botocore.client
-
-    records: list[tuple[str, int, tuple[str, ...]]] = []
-    lock = threading.Lock()
-    submit = concurrent.futures.thread.ThreadPoolExecutor.submit
-    result = concurrent.futures.Future.result
-    make_api_call = botocore.client.BaseClient._make_api_call
-
-    def traced_submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        start, ended = _current(), {"depth": (0, ())}
-
-        def task() -> Any:
-            _depth.value = start
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                ended["depth"] = _current()
-
-        future = submit(self, task)
-        future._bench_depth = ended
-        return future
-
-    def traced_result(self: Any, timeout: float | None = None) -> Any:
-        try:
-            return result(self, timeout)
-        finally:
-            if hasattr(self, "_bench_depth"):
-                _raise_to(self._bench_depth["depth"])
-
-    def traced_call(self: Any, operation_name: str, api_params: Any) -> Any:
-        operation = f"{self.meta.service_model.service_name}:{operation_name}"
-        depth, chain = _current()
-        reached = (depth + 1, (*chain, operation))
-        try:
-            return make_api_call(self, operation_name, api_params)
-        finally:
-            _raise_to(reached)
-            with lock:
-                records.append((operation, *reached))
-
-    concurrent.futures.thread.ThreadPoolExecutor.submit = traced_submit
-    concurrent.futures.Future.result = traced_result
-    botocore.client.BaseClient._make_api_call = traced_call
+    tracer = DepthTracer().install()
 
     def write() -> None:
-        with lock:
-            Path(output).write_text(json.dumps(records), encoding="utf-8")
+        Path(output).write_text(json.dumps(tracer.records), encoding="utf-8")
 
     atexit.register(write)
 
