@@ -59,12 +59,37 @@ class LockResult:
         return {"status": self.status, "reason": self.reason, "evidence": self.evidence}
 
 
+FixTargetKind = Literal[
+    "key_policy",
+    "bucket_policy",
+    "role_inline_policy",
+    "user_inline_policy",
+    "permissions_boundary",
+    "scp",
+    "rcp",
+]
+
+
+@dataclass(frozen=True)
+class FixTarget:
+    """The policy document a fix changes (DESIGN.md §4: `fix.target`)."""
+
+    kind: FixTargetKind
+    arn: str  # the key, bucket, role or user, or the boundary/SCP/RCP policy
+    policy_name: str | None = None  # inline policy name; None for resource policies
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "arn": self.arn, "policy_name": self.policy_name}
+
+
 @dataclass
 class Fix:
     """The smallest change that opens a lock, in the account that must make it.
-
     kmsdoctor never applies it: `show_current` holds read-only commands that print what is there
-    now, so the engineer can edit the policy with the statement below.
+    now, and `apply_command` the command that would apply `patched_policy` (printed, never run).
+    `verified` is true only when the analysis, re-run with `patched_policy`, opens the lock
+    without opening it to anyone else; `verification` says what was checked, or why it could not
+    be.
     """
 
     account: str  # account id where the change is made ("" when not known)
@@ -72,6 +97,11 @@ class Fix:
     change: str  # one or two sentences: what to add, change or remove
     statement: dict[str, Any] | None = None  # the statement to add, or the corrected statement
     show_current: list[str] = field(default_factory=list)  # read-only AWS CLI commands
+    target: FixTarget | None = None  # None: a configuration step, not a policy change
+    patched_policy: dict[str, Any] | None = None  # the whole document after the change
+    apply_command: str | None = None  # the AWS CLI command that would apply patched_policy
+    verified: bool = False
+    verification: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +110,11 @@ class Fix:
             "change": self.change,
             "statement": self.statement,
             "show_current": list(self.show_current),
+            "target": self.target.to_dict() if self.target else None,
+            "patched_policy": self.patched_policy,
+            "apply_command": self.apply_command,
+            "verified": self.verified,
+            "verification": self.verification,
         }
 
 
