@@ -110,3 +110,31 @@ def split_s3_address(text: str) -> tuple[str, str | None]:
     if not bucket:
         raise UsageError(f"{text!r} names no bucket")
     return bucket, key or None
+
+
+# --- KMS key references: a key ARN, a key id, an alias name or an alias ARN ---------------------
+
+
+def is_alias_reference(reference: str | None) -> bool:
+    """`alias/name` or `arn:aws:kms:REGION:ACCOUNT:alias/name`."""
+    if not reference:
+        return False
+    if reference.startswith("alias/"):
+        return True
+    parsed = parse_arn(reference)
+    return parsed is not None and parsed.service == "kms" and parsed.resource.startswith("alias/")
+
+
+def alias_name_of(reference: str) -> str:
+    """`alias/name` from an alias ARN or alias name (other references are returned unchanged)."""
+    parsed = parse_arn(reference)
+    if parsed is not None and parsed.service == "kms":
+        return parsed.resource
+    return reference
+
+
+def key_id_of(reference: str) -> str:
+    """The key id of a key ARN or bare key id (aliases are returned unchanged)."""
+    if is_key_arn(reference):
+        return name_of(reference)
+    return reference

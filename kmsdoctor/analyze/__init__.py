@@ -36,7 +36,7 @@ def analyze_principal(
     for name, lock in locks.items():
         hint = cloudtrail_hint(name, lock, ctx)
         if hint:
-            lock.evidence["cloudtrail"] = hint
+            lock.evidence.cloudtrail = hint
     findings = run_rules(ev)
     diagnosis = PrincipalDiagnosis(principal=principal.arn, locks=locks, findings=findings)
     # The probe's answers as the caller (if the snapshot has any) against the locks.

@@ -14,8 +14,8 @@ events are data events, recorded only when a trail or event data store logs them
 from __future__ import annotations
 
 from kmsdoctor.analyze.context import RequestContext
-from kmsdoctor.analyze.fixes import aws_cli
 from kmsdoctor.analyze.model import LockResult
+from kmsdoctor.lock_catalogue import aws_cli
 
 
 def _lookup_decrypt(ctx: RequestContext, account_side: str) -> str:
@@ -51,11 +51,7 @@ def _kms_event(ctx: RequestContext, error_code: str = "AccessDenied") -> str:
 
 
 def _identity_hint(ctx: RequestContext, lock: LockResult) -> str:
-    actions = {
-        r.get("action")
-        for r in lock.evidence.get("requests", [])
-        if r.get("decision") in ("implicit_deny", "explicit_deny")
-    }
+    actions = lock.evidence.denied_actions()
     parts = []
     if ctx.kms_action in actions:
         parts.append(
@@ -73,11 +69,7 @@ def _identity_hint(ctx: RequestContext, lock: LockResult) -> str:
 def _ceiling_hint(
     ctx: RequestContext, lock: LockResult, policy_type: str, account_label: str
 ) -> str:
-    actions = {
-        r.get("action")
-        for r in lock.evidence.get("requests", [])
-        if r.get("decision") in ("implicit_deny", "explicit_deny")
-    }
+    actions = lock.evidence.denied_actions()
     parts = []
     if ctx.s3_action in actions:
         parts.append(f"s3: A's S3 data events — {_s3_data_event(ctx)}")
@@ -121,7 +113,7 @@ def cloudtrail_hint(lock_name: str, lock: LockResult, ctx: RequestContext) -> st
             "errorMessage names a VPC endpoint policy"
         )
     if lock_name == "key_state":
-        state = lock.evidence.get("key_state")
+        state = lock.evidence.key.key_state if lock.evidence.key else None
         code = {
             "Disabled": "DisabledException",
             "PendingDeletion": "KMSInvalidStateException",

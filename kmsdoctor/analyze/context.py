@@ -1,4 +1,5 @@
-"""The request context: what AWS sees when one principal in B reads (or writes) the object in A.
+"""The request context: what AWS sees when one principal of the caller account reads (or writes)
+the object in the resource account.
 
 A cross-account read of an SSE-KMS object is two authorizations made as the caller:
 `s3:GetObject` on the object ARN, then — S3 calling KMS on the caller's behalf — `kms:Decrypt` on
@@ -14,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from kmsdoctor.arn import account_of, name_of
 from kmsdoctor.policy.model import ContextValue, Request, RequestPrincipal
+from kmsdoctor.s3_request import KMS_ALGORITHMS, S3Request, object_info_of, s3_request
 from kmsdoctor.snapshot import (
     BucketEncryption,
     KeyInfo,
@@ -23,8 +26,6 @@ from kmsdoctor.snapshot import (
     Snapshot,
     VpcEndpoint,
 )
-
-KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
 
 # Session name used when the snapshot has no session ARN for a role (a --role-arn that was
 # analysed, not assumed). Only policies that name session ARNs could tell the difference.
@@ -55,9 +56,10 @@ class Authorization:
 class RequestContext:
     snapshot: Snapshot
     principal: PrincipalInfo
+    s3_request: S3Request  # the request S3 will make (kmsdoctor/s3_request.py); fields below
     operation: Literal["read", "write"]
-    caller_account: str  # B, from the principal ARN
-    resource_account: str  # A ("" when it could not be learnt)
+    caller_account: str  # the caller account, from the principal ARN
+    resource_account: str  # owns the bucket and key ("" when it could not be learnt)
     region: str  # the bucket's Region (where S3 calls KMS)
     bucket_name: str
     bucket_arn: str
@@ -84,7 +86,7 @@ class RequestContext:
 
     @property
     def entity_name(self) -> str:
-        return name_from_arn(self.principal.arn)
+        return name_of(self.principal.arn)
 
     @property
     def source_profile(self) -> str | None:
@@ -96,10 +98,7 @@ class RequestContext:
 
     @property
     def object_info(self) -> ObjectInfo | None:
-        fetched = self.snapshot.source.object
-        if fetched is not None and fetched.is_ok:
-            return fetched.value
-        return None
+        return object_info_of(self.snapshot)
 
     @property
     def bucket_encryption(self) -> BucketEncryption | None:
@@ -131,86 +130,18 @@ class RequestContext:
         return "kms:GenerateDataKey" if self.operation == "write" else "kms:Decrypt"
 
 
-# --- small ARN helpers -------------------------------------------------------------------------
-
-
-def account_from_arn(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 else ""
-
-
-def region_from_arn(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 5 else ""
-
-
-def name_from_arn(arn: str) -> str:
-    """`arn:aws:iam::1:role/path/Name` → `Name` (paths are not part of the name)."""
-    resource = arn.split(":", 5)[-1]
-    return resource.rsplit("/", 1)[-1]
-
-
-def is_key_arn(reference: str) -> bool:
-    return reference.startswith("arn:") and ":key/" in reference
-
-
-def is_alias_reference(reference: str | None) -> bool:
-    if not reference:
-        return False
-    return reference.startswith("alias/") or (
-        reference.startswith("arn:") and ":alias/" in reference
-    )
-
-
-def key_id_of(reference: str) -> str:
-    """The key id of a key ARN or bare key id (aliases are returned unchanged)."""
-    if is_key_arn(reference):
-        return reference.rsplit("/", 1)[-1]
-    return reference
-
-
 # --- building the context ----------------------------------------------------------------------
 
 
 def build_request_context(snapshot: Snapshot, principal: PrincipalInfo) -> RequestContext:
     source = snapshot.source
-    bucket = source.bucket
-    assumptions: list[str] = []
-
-    region = bucket.region.value if bucket.region.is_ok and bucket.region.value else ""
-    if not region:
-        region = snapshot.request.region
-        assumptions.append(
-            f"bucket Region not known ({bucket.region.reason()}); used {region}, the Region "
-            "the calls were made in"
-        )
+    s3 = s3_request(snapshot)
+    assumptions: list[str] = list(s3.assumptions)
 
     resource_account = source.account_id.value if source.account_id.is_ok else None
     if not resource_account and source.key is not None and source.key.arn:
-        resource_account = account_from_arn(source.key.arn)
+        resource_account = account_of(source.key.arn)
     resource_account = resource_account or ""
-
-    caller_account = account_from_arn(principal.arn)
-
-    object_info = None
-    if source.object is not None and source.object.is_ok:
-        object_info = source.object.value
-    if snapshot.request.key is not None:
-        object_arn = f"{bucket.arn}/{snapshot.request.key}"
-        placeholder = False
-    else:
-        object_arn = f"{bucket.arn}/*"
-        placeholder = True
-        assumptions.append(
-            f"no object key given: checked against the bucket's default key and the "
-            f"placeholder object ARN {object_arn}"
-        )
-
-    kms_involved, bucket_key_enabled = _encryption_in_play(snapshot, object_info)
-    key = source.key if kms_involved else None
-    key_arn = _key_arn(key)
-
-    encryption_context_arn = bucket.arn if bucket_key_enabled else object_arn
 
     request_principal, principal_keys = _principal_and_keys(snapshot, principal, assumptions)
 
@@ -218,19 +149,20 @@ def build_request_context(snapshot: Snapshot, principal: PrincipalInfo) -> Reque
     ctx = RequestContext(
         snapshot=snapshot,
         principal=principal,
-        operation=snapshot.request.operation,
-        caller_account=caller_account,
+        s3_request=s3,
+        operation=s3.operation,
+        caller_account=account_of(principal.arn),
         resource_account=resource_account,
-        region=region,
-        bucket_name=bucket.name,
-        bucket_arn=bucket.arn,
-        object_arn=object_arn,
-        object_is_placeholder=placeholder,
-        kms_involved=kms_involved,
-        key=key,
-        key_arn=key_arn,
-        bucket_key_enabled=bucket_key_enabled,
-        encryption_context_arn=encryption_context_arn,
+        region=s3.region,
+        bucket_name=s3.bucket,
+        bucket_arn=s3.bucket_arn,
+        object_arn=s3.object_arn,
+        object_is_placeholder=s3.object_is_placeholder,
+        kms_involved=s3.kms_involved,
+        key=s3.key,
+        key_arn=s3.key_arn,
+        bucket_key_enabled=s3.bucket_key,
+        encryption_context_arn=s3.encryption_context_arn,
         request_principal=request_principal,
         s3_endpoints=s3_endpoints,
         assumptions=assumptions,
@@ -239,44 +171,13 @@ def build_request_context(snapshot: Snapshot, principal: PrincipalInfo) -> Reque
     return ctx
 
 
-def _encryption_in_play(snapshot: Snapshot, object_info: ObjectInfo | None) -> tuple[bool, bool]:
-    """(is KMS involved, is a Bucket Key in use) for the request being analysed.
-
-    An existing object decides by what is recorded on it; a write or a missing/unnamed object
-    goes by the bucket's default encryption (what S3 would use for a new object).
-    """
-    if snapshot.request.operation == "read" and object_info is not None:
-        is_kms = (object_info.sse_algorithm or "") in KMS_ALGORITHMS
-        return is_kms and snapshot.source.key is not None, object_info.bucket_key_enabled
-    encryption = snapshot.source.bucket.encryption
-    if encryption.is_ok and encryption.value is not None:
-        is_kms = encryption.value.sse_algorithm in KMS_ALGORITHMS
-        return (
-            is_kms and snapshot.source.key is not None,
-            is_kms and encryption.value.bucket_key_enabled,
-        )
-    return snapshot.source.key is not None, False
-
-
-def _key_arn(key: KeyInfo | None) -> str | None:
-    if key is None:
-        return None
-    if key.arn:
-        return key.arn
-    if key.metadata.is_ok and key.metadata.value is not None:
-        return key.metadata.value.arn
-    if is_key_arn(key.reference):
-        return key.reference
-    return None
-
-
 def _principal_and_keys(
     snapshot: Snapshot, principal: PrincipalInfo, assumptions: list[str]
 ) -> tuple[RequestPrincipal, dict[str, ContextValue]]:
-    account = account_from_arn(principal.arn)
+    account = account_of(principal.arn)
     entity = principal.entity.value if principal.entity.is_ok else None
     unique_id = entity.unique_id if entity is not None else None
-    name = name_from_arn(principal.arn)
+    name = name_of(principal.arn)
 
     keys: dict[str, ContextValue] = {
         "aws:PrincipalArn": principal.arn,
@@ -292,7 +193,7 @@ def _principal_and_keys(
                 "principals given with --role-arn were analysed as a session named "
                 f"'{PLACEHOLDER_SESSION_NAME}' (no real session of them was observed)"
             )
-        session_name = session_arn.rsplit("/", 1)[-1]
+        session_name = name_of(session_arn)
         keys["aws:PrincipalType"] = "AssumedRole"
         if unique_id:
             keys["aws:userid"] = f"{unique_id}:{session_name}"

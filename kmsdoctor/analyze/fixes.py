@@ -1,4 +1,4 @@
-"""Least-privilege statement builders and the read-only commands that show what is there now.
+"""Least-privilege statement builders and the fixes built from them.
 
 Every statement names the one principal (the role ARN, never the account root or `*`), the exact
 actions, and the exact object and key ARNs. kmsdoctor never applies a change: the commands here
@@ -8,118 +8,30 @@ only read (get-key-policy, get-bucket-policy, get-role-policy, …).
 from __future__ import annotations
 
 import re
-import shlex
 from typing import Any
 
 from kmsdoctor.analyze.context import RequestContext
 from kmsdoctor.analyze.model import Fix
+
+# The read-only commands are the lock catalogue's, filled in for the context by show_current.py.
+from kmsdoctor.analyze.show_current import (  # noqa: F401  (rules call them as fixes.show_…)
+    show_bucket_encryption,
+    show_bucket_policy,
+    show_grants,
+    show_identity_policies,
+    show_key,
+    show_key_policy,
+    show_object,
+    show_ownership,
+    show_policy_by_name,
+)
+from kmsdoctor.lock_catalogue import aws_cli  # noqa: F401  (one quoting of command lines)
 
 
 def _sid_word(text: str) -> str:
     """Sids allow only letters and digits: `datalake-curated-a` → `DatalakeCuratedA`."""
     words = [w for w in re.split(r"[^A-Za-z0-9]+", text) if w]
     return "".join(w[0].upper() + w[1:] for w in words) or "Caller"
-
-
-def aws_cli(args: list[str], profile: str | None, region: str | None = None) -> str:
-    parts = ["aws", *args]
-    if profile:
-        parts += ["--profile", profile]
-    if region:
-        parts += ["--region", region]
-    return " ".join(shlex.quote(p) for p in parts)
-
-
-# --- read-only commands ------------------------------------------------------------------------
-
-
-def show_key_policy(ctx: RequestContext) -> str:
-    key = ctx.key_arn or (ctx.key.reference if ctx.key else "KEY_ARN")
-    return aws_cli(
-        ["kms", "get-key-policy", "--key-id", key, "--policy-name", "default", "--output", "text"],
-        ctx.source_profile,
-        ctx.region,
-    )
-
-
-def show_key(ctx: RequestContext) -> str:
-    key = ctx.key_arn or (ctx.key.reference if ctx.key else "KEY_ARN")
-    return aws_cli(["kms", "describe-key", "--key-id", key], ctx.source_profile, ctx.region)
-
-
-def show_grants(ctx: RequestContext) -> str:
-    key = ctx.key_arn or (ctx.key.reference if ctx.key else "KEY_ARN")
-    return aws_cli(["kms", "list-grants", "--key-id", key], ctx.source_profile, ctx.region)
-
-
-def show_bucket_policy(ctx: RequestContext) -> str:
-    return aws_cli(["s3api", "get-bucket-policy", "--bucket", ctx.bucket_name], ctx.source_profile)
-
-
-def show_bucket_encryption(ctx: RequestContext) -> str:
-    return aws_cli(
-        ["s3api", "get-bucket-encryption", "--bucket", ctx.bucket_name], ctx.source_profile
-    )
-
-
-def show_object(ctx: RequestContext) -> str:
-    key = ctx.snapshot.request.key or "OBJECT_KEY"
-    return aws_cli(
-        ["s3api", "head-object", "--bucket", ctx.bucket_name, "--key", key], ctx.source_profile
-    )
-
-
-def show_ownership(ctx: RequestContext) -> str:
-    return aws_cli(
-        ["s3api", "get-bucket-ownership-controls", "--bucket", ctx.bucket_name], ctx.source_profile
-    )
-
-
-def show_identity_policies(ctx: RequestContext) -> list[str]:
-    name = ctx.entity_name
-    profile = ctx.target_profile
-    if ctx.principal.kind == "user":
-        return [
-            aws_cli(["iam", "list-user-policies", "--user-name", name], profile),
-            aws_cli(["iam", "list-attached-user-policies", "--user-name", name], profile),
-            aws_cli(["iam", "list-groups-for-user", "--user-name", name], profile),
-        ]
-    return [
-        aws_cli(["iam", "list-role-policies", "--role-name", name], profile),
-        aws_cli(["iam", "list-attached-role-policies", "--role-name", name], profile),
-    ]
-
-
-def show_policy_by_name(ctx: RequestContext, policy_name: str) -> list[str]:
-    """Commands that print one named policy (display names come from evaluation.py)."""
-    name = ctx.entity_name
-    profile = ctx.target_profile
-    if policy_name.startswith("inline policy "):
-        inline = policy_name.removeprefix("inline policy ")
-        verb = "get-user-policy" if ctx.principal.kind == "user" else "get-role-policy"
-        entity_flag = "--user-name" if ctx.principal.kind == "user" else "--role-name"
-        return [aws_cli(["iam", verb, entity_flag, name, "--policy-name", inline], profile)]
-    if policy_name.startswith("managed policy "):
-        managed = _managed_policy_arn(ctx, policy_name.removeprefix("managed policy "))
-        if managed:
-            arn, version = managed
-            args = ["iam", "get-policy-version", "--policy-arn", arn]
-            if version:
-                args += ["--version-id", version]
-            return [aws_cli(args, profile)]
-    if policy_name.startswith("bucket policy"):
-        return [show_bucket_policy(ctx)]
-    if policy_name.startswith("key policy"):
-        return [show_key_policy(ctx)]
-    return show_identity_policies(ctx)
-
-
-def _managed_policy_arn(ctx: RequestContext, name: str) -> tuple[str, str | None] | None:
-    attached = ctx.principal.attached_policies
-    for named in attached.value or []:
-        if named.name == name and named.arn:
-            return named.arn, named.version_id
-    return None
 
 
 # --- statements ----------------------------------------------------------------------------------

@@ -16,12 +16,25 @@ Status mapping from an engine layer decision:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from kmsdoctor.analyze.context import RequestContext, is_alias_reference
+from kmsdoctor.analyze.context import RequestContext
 from kmsdoctor.analyze.evaluation import PolicyLayer, PrincipalEvaluation
+from kmsdoctor.analyze.evidence import (
+    ConditionEvidence,
+    GrantEvidence,
+    KeyEvidence,
+    LockEvidence,
+    ObjectEvidence,
+    RequestEvidence,
+    StatementEvidence,
+)
 from kmsdoctor.analyze.model import LockName, LockResult, LockStatus
+from kmsdoctor.analyze.show_current import show_current
+from kmsdoctor.arn import alias_name_of, is_alias_reference
+from kmsdoctor.lock_catalogue import lock_spec
 from kmsdoctor.policy import describe_statement
 from kmsdoctor.policy.model import AccessDecision, Decision, PolicyResult, StatementTrace
 
@@ -49,32 +62,32 @@ def worst_status(statuses: list[LockStatus]) -> LockStatus:
 # --- evidence --------------------------------------------------------------------------------
 
 
-def condition_evidence(trace: StatementTrace) -> list[dict[str, Any]]:
+def condition_evidence(trace: StatementTrace) -> list[ConditionEvidence]:
     conditions = []
     for condition in trace.conditions:
         conditions.append(
-            {
-                "operator": condition.operator,
-                "key": condition.key,
-                "policy_values": list(condition.policy_values),
-                "request_values": (
+            ConditionEvidence(
+                operator=condition.operator,
+                key=condition.key,
+                policy_values=list(condition.policy_values),
+                request_values=(
                     list(condition.request_values) if condition.request_values is not None else None
                 ),
-                "matched": condition.matched,
-            }
+                matched=condition.matched,
+            )
         )
     return conditions
 
 
-def statement_evidence(trace: StatementTrace) -> dict[str, Any]:
-    return {
-        "policy": trace.policy_name,
-        "statement": trace.label,
-        "effect": trace.effect,
-        "applies": trace.applies,
-        "summary": describe_statement(trace),
-        "conditions": condition_evidence(trace),
-    }
+def statement_evidence(trace: StatementTrace) -> StatementEvidence:
+    return StatementEvidence(
+        policy=trace.policy_name,
+        statement=trace.label,
+        effect=trace.effect,
+        applies=trace.applies,
+        summary=describe_statement(trace),
+        conditions=condition_evidence(trace),
+    )
 
 
 def relevant_statements(
@@ -129,49 +142,52 @@ def closest_miss(trace: StatementTrace) -> str:
 class _RequestOutcome:
     status: LockStatus
     sentence: str
-    evidence: dict[str, Any]
+    evidence: RequestEvidence
 
 
 def _layer_outcome(
     decision: AccessDecision, engine_layer: str, action: str, resource: str, what: str
 ) -> _RequestOutcome:
     layer = decision.layers.get(engine_layer)
-    base = {"action": action, "resource": resource}
     if layer is None or layer.decision is None:
         reason = (
             layer.reason if layer is not None and layer.reason else f"{what} does not take part"
         )
         return _RequestOutcome(
-            "not_applicable", f"{action}: {reason}", {**base, "decision": "not_applicable"}
+            "not_applicable",
+            f"{action}: {reason}",
+            RequestEvidence(action, resource, decision="not_applicable"),
         )
 
     shown = relevant_statements(layer.results, layer.decision)
-    statements = [statement_evidence(t) for t in shown[:MAX_EVIDENCE_STATEMENTS]]
-    evidence = {**base, "statements": statements}
-    if len(shown) > MAX_EVIDENCE_STATEMENTS:
-        evidence["more_statements"] = len(shown) - MAX_EVIDENCE_STATEMENTS
+    evidence = RequestEvidence(
+        action,
+        resource,
+        statements=[statement_evidence(t) for t in shown[:MAX_EVIDENCE_STATEMENTS]],
+        more_statements=max(0, len(shown) - MAX_EVIDENCE_STATEMENTS),
+    )
 
     if layer.decision is Decision.ALLOW:
         first = shown[0] if shown else None
         by = f" by {first.label} in {first.policy_name}" if first else ""
-        evidence["decision"] = "allow"
+        evidence.decision = "allow"
         return _RequestOutcome("allow", f"{action} on {resource} is allowed{by}", evidence)
     if layer.decision is Decision.EXPLICIT_DENY:
         first = shown[0] if shown else None
         by = f" by {first.label} in {first.policy_name}" if first else ""
-        evidence["decision"] = "explicit_deny"
+        evidence.decision = "explicit_deny"
         return _RequestOutcome(
             "explicit_deny", f"{action} on {resource} is explicitly denied{by}", evidence
         )
 
     if decision.decision is Decision.ALLOW:
-        evidence["decision"] = "not_applicable"
+        evidence.decision = "not_applicable"
         return _RequestOutcome(
             "not_applicable",
             f"{action}: {what} does not allow it, but the request is allowed without it",
             evidence,
         )
-    evidence["decision"] = "implicit_deny"
+    evidence.decision = "implicit_deny"
     sentence = f"{action} on {resource}: no statement in {what} allows it"
     if shown and shown[0].principal_matched is not False:
         closest = shown[0]
@@ -183,17 +199,19 @@ def _layer_outcome(
 
 def evaluate_policy_layer(
     ev: PrincipalEvaluation,
+    lock: LockName,
     layer: PolicyLayer,
-    engine_layer: str,
-    authorizations: tuple[str, ...],
     what: str,
     unknown_note: str = "",
 ) -> LockResult:
+    """A lock decided by one policy layer, over the requests the catalogue says it decides."""
     if not layer.takes_part:
-        return LockResult("not_applicable", layer.not_part_reason, {})
+        return LockResult("not_applicable", layer.not_part_reason)
 
+    spec = lock_spec(lock)
+    engine_layer = spec.policy_layer or ""
     outcomes: list[_RequestOutcome] = []
-    for name in authorizations:
+    for name in spec.requests:
         auth = ev.ctx.authorization(name)
         decision = ev.decision(name)
         if auth is None or decision is None or not auth.required:
@@ -201,7 +219,7 @@ def evaluate_policy_layer(
         outcomes.append(_layer_outcome(decision, engine_layer, auth.action, auth.resource, what))
 
     status = worst_status([o.status for o in outcomes])
-    evidence: dict[str, Any] = {"requests": [o.evidence for o in outcomes]}
+    evidence = LockEvidence(requests=[o.evidence for o in outcomes])
     if layer.is_unknown and status != "explicit_deny":
         reason = "; ".join(layer.unknown_reasons)
         if unknown_note:
@@ -224,22 +242,23 @@ class Lock:
 
 
 class IdentityLock(Lock):
-    """B: may the caller ask for the S3 action on the object and the KMS action on the key?"""
+    """Caller account: may the caller ask for the S3 action on the object and the KMS action on
+    the key?"""
 
     name = "identity"
 
     def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
         layer = ev.policies.identity
         if not layer.takes_part:
-            # The role or user itself is gone: nothing in B can allow anything.
-            return LockResult("implicit_deny", layer.not_part_reason, {})
+            # The role or user itself is gone: nothing in the caller account can allow anything.
+            return LockResult("implicit_deny", layer.not_part_reason)
         return evaluate_policy_layer(
-            ev, layer, "identity", ("s3", "kms"), f"the identity policies of {ev.ctx.entity_name}"
+            ev, self.name, layer, f"the identity policies of {ev.ctx.entity_name}"
         )
 
 
 class BucketPolicyLock(Lock):
-    """A: does the bucket policy let this principal do the S3 action?"""
+    """Resource account: does the bucket policy let this principal do the S3 action?"""
 
     name = "bucket_policy"
 
@@ -252,51 +271,49 @@ class BucketPolicyLock(Lock):
                     "implicit_deny",
                     f"{layer.not_part_reason}: a caller in another account needs a bucket policy "
                     f"that allows {ctx.s3_action}",
-                    {"requests": [{"action": ctx.s3_action, "resource": ctx.object_arn}]},
+                    LockEvidence(requests=[RequestEvidence(ctx.s3_action, ctx.object_arn)]),
                 )
             return LockResult(
                 "not_applicable",
                 f"{layer.not_part_reason}; the caller is in the bucket's account, so its "
                 "identity policy is enough",
-                {},
             )
         return evaluate_policy_layer(
-            ev, layer, "resource", ("s3",), f"the bucket policy of {ctx.bucket_name}"
+            ev, self.name, layer, f"the bucket policy of {ctx.bucket_name}"
         )
 
 
 class KeyPolicyLock(Lock):
-    """A: does the key policy (or a grant) let this principal use the key?"""
+    """Resource account: does the key policy (or a grant) let this principal use the key?"""
 
     name = "key_policy"
 
     def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
         ctx = ev.ctx
         if not ctx.kms_involved:
-            return LockResult("not_applicable", _no_kms_reason(ctx), {})
+            return LockResult("not_applicable", no_kms_reason(ctx))
         if not ctx.key_arn:
             reference = ctx.key.reference if ctx.key else "(none)"
             return LockResult(
                 "unknown",
                 f"the key {reference} could not be resolved to a key ARN, so its policy cannot be "
                 "checked",
-                {},
             )
         layer = ev.policies.key_policy
-        result = evaluate_policy_layer(ev, layer, "resource", ("kms",), "the key policy")
+        result = evaluate_policy_layer(ev, self.name, layer, "the key policy")
         grants = ev.matching_grants("kms")
-        evidence = dict(result.evidence)
-        evidence["grants"] = [
-            {
-                "grant_id": m.grant.grant_id,
-                "grantee": m.grant.grantee_principal,
-                "matches": m.matches,
-                "reason": m.reason,
-            }
+        evidence = result.evidence
+        evidence.grants = [
+            GrantEvidence(
+                grant_id=m.grant.grant_id,
+                grantee=m.grant.grantee_principal,
+                matches=m.matches,
+                reason=m.reason,
+            )
             for m in ev.grant_matches.get("kms", [])
         ]
         if result.status == "explicit_deny":
-            return LockResult(result.status, result.reason, evidence)
+            return result
         key_policy_allows = any(
             trace.effect == "Allow" and trace.applies
             for policy_result in ev.results("kms", "resource")
@@ -316,7 +333,7 @@ class KeyPolicyLock(Lock):
                 f"{result.reason}; a grant could still allow it, but {ev.grants_unknown_reason}",
                 evidence,
             )
-        return LockResult(result.status, result.reason, evidence)
+        return result
 
 
 _CEILING_NOTE = (
@@ -325,83 +342,64 @@ _CEILING_NOTE = (
 )
 
 
-class ScpLock(Lock):
-    name = "scp"
+@dataclass(frozen=True)
+class CeilingLock(Lock):
+    """SCPs, RCPs, the permissions boundary, the session policy and the S3 endpoint policies:
+    one policy layer each that can only take permission away. They differ only in data: the
+    catalogue gives each its engine layer, its requests and its show commands; here each has the
+    words of its sentences."""
+
+    name: LockName  # type: ignore[misc]  # an instance field here, a class constant elsewhere
+    # "the SCPs over the caller account (222…)": the layer, in the lock's reason
+    describe: Callable[[RequestContext], str]
+    noun: str  # "SCPs": the subject of the note on an unreadable ceiling
+    how: str  # how to look at it yourself; the catalogue's show commands follow
 
     def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
-        note = _CEILING_NOTE.format(
-            what="SCPs",
-            how=(
-                "check them from the management account: aws organizations "
-                f"list-policies-for-target --target-id {ev.ctx.caller_account} "
-                "--filter SERVICE_CONTROL_POLICY"
-            ),
-        )
-        return evaluate_policy_layer(
-            ev, ev.policies.scp, "scp", ("s3", "kms"), "the SCPs over B", note
-        )
+        commands = show_current(ev.ctx, self.name)
+        how = self.how + (": " + " and ".join(commands) if commands else "")
+        note = _CEILING_NOTE.format(what=self.noun, how=how)
+        layer: PolicyLayer = getattr(ev.policies, self.name)
+        return evaluate_policy_layer(ev, self.name, layer, self.describe(ev.ctx), note)
 
 
-class RcpLock(Lock):
-    name = "rcp"
-
-    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
-        note = _CEILING_NOTE.format(
-            what="RCPs",
-            how=(
-                "check them from the management account: aws organizations "
-                f"list-policies-for-target --target-id {ev.ctx.resource_account or 'A'} "
-                "--filter RESOURCE_CONTROL_POLICY"
-            ),
-        )
-        return evaluate_policy_layer(
-            ev, ev.policies.rcp, "rcp", ("s3", "kms"), "the RCPs over A", note
-        )
-
-
-class PermissionsBoundaryLock(Lock):
-    name = "permissions_boundary"
-
-    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
-        note = _CEILING_NOTE.format(
-            what="A permissions boundary",
-            how=f"see it with aws iam get-role --role-name {ev.ctx.entity_name}",
-        )
-        return evaluate_policy_layer(
-            ev,
-            ev.policies.permissions_boundary,
-            "permissions_boundary",
-            ("s3", "kms"),
-            "the permissions boundary",
-            note,
-        )
-
-
-class SessionPolicyLock(Lock):
-    name = "session_policy"
-
-    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
-        note = _CEILING_NOTE.format(
-            what="A session policy",
-            how="check the Policy/PolicyArns given to sts:AssumeRole by whatever made the session",
-        )
-        return evaluate_policy_layer(
-            ev, ev.policies.session_policy, "session", ("s3", "kms"), "the session policy", note
-        )
-
-
-class VpcEndpointLock(Lock):
-    name = "vpc_endpoint"
-
-    def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
-        note = _CEILING_NOTE.format(
-            what="An endpoint policy",
-            how="list them with aws ec2 describe-vpc-endpoints",
-        )
-        # Only the S3 request goes through the caller's endpoint; S3 itself calls KMS.
-        return evaluate_policy_layer(
-            ev, ev.policies.vpc_endpoint, "vpc_endpoint", ("s3",), "the S3 endpoint policies", note
-        )
+SCP_LOCK = CeilingLock(
+    name="scp",
+    describe=lambda ctx: f"the SCPs over the caller account ({ctx.caller_account})",
+    noun="SCPs",
+    how="check them from the management account",
+)
+RCP_LOCK = CeilingLock(
+    name="rcp",
+    describe=lambda ctx: (
+        f"the RCPs over the resource account ({ctx.resource_account or 'not known'})"
+    ),
+    noun="RCPs",
+    how="check them from the management account",
+)
+PERMISSIONS_BOUNDARY_LOCK = CeilingLock(
+    name="permissions_boundary",
+    describe=lambda ctx: "the permissions boundary",
+    noun="A permissions boundary",
+    how="see it with",
+)
+SESSION_POLICY_LOCK = CeilingLock(
+    name="session_policy",
+    describe=lambda ctx: "the session policy",
+    noun="A session policy",
+    how=(
+        "check the Policy/PolicyArns given to sts:AssumeRole by whatever made the session "
+        "(requestParameters of its AssumeRole event)"
+    ),
+)
+# Only the S3 request goes through the caller's endpoint; S3 itself calls KMS (the catalogue
+# gives vpc_endpoint the s3 request alone).
+VPC_ENDPOINT_LOCK = CeilingLock(
+    name="vpc_endpoint",
+    describe=lambda ctx: "the S3 endpoint policies",
+    noun="An endpoint policy",
+    how="list them with",
+)
 
 
 class KeyStateLock(Lock):
@@ -412,10 +410,11 @@ class KeyStateLock(Lock):
     def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
         ctx = ev.ctx
         if not ctx.kms_involved or ctx.key is None:
-            return LockResult("not_applicable", _no_kms_reason(ctx), {})
+            return LockResult("not_applicable", no_kms_reason(ctx))
         key = ctx.key
         metadata_fetched = key.metadata
-        evidence: dict[str, Any] = {"reference": key.reference, "found_on": key.found_on}
+        key_evidence = KeyEvidence(reference=key.reference, found_on=key.found_on)
+        evidence = LockEvidence(key=key_evidence)
         if metadata_fetched.status == "absent":
             where = ctx.region
             return LockResult(
@@ -430,14 +429,11 @@ class KeyStateLock(Lock):
                 evidence,
             )
         metadata = metadata_fetched.value
-        evidence.update(
-            {
-                "key_arn": metadata.arn,
-                "key_state": metadata.key_state,
-                "key_manager": metadata.key_manager,
-                "region": metadata.region,
-            }
-        )
+        key_evidence.metadata_read = True
+        key_evidence.key_arn = metadata.arn
+        key_evidence.key_state = metadata.key_state
+        key_evidence.key_manager = metadata.key_manager
+        key_evidence.region = metadata.region
         if is_aws_managed(ev) and ctx.cross_account:
             return LockResult(
                 "implicit_deny",
@@ -481,30 +477,32 @@ class ObjectLock(Lock):
         ctx = ev.ctx
         snapshot = ctx.snapshot
         if ctx.operation == "write":
-            return LockResult("not_applicable", "a write creates the object", {})
+            return LockResult("not_applicable", "a write creates the object")
         fetched = snapshot.source.object
         if fetched is None:
             return LockResult(
                 "not_applicable",
                 f"no object key given; checked against the bucket default and {ctx.object_arn}",
-                {},
             )
         if fetched.status == "absent":
             return LockResult(
                 "implicit_deny",
                 f"{ctx.object_arn} does not exist ({fetched.reason()}); a caller without "
                 "s3:ListBucket sees AccessDenied instead of NoSuchKey",
-                {"object_arn": ctx.object_arn},
+                LockEvidence(object=ObjectEvidence(ctx.object_arn)),
             )
         if fetched.is_unknown or fetched.value is None:
-            return LockResult("unknown", f"the object could not be read ({fetched.reason()})", {})
+            return LockResult("unknown", f"the object could not be read ({fetched.reason()})")
         obj = fetched.value
-        evidence = {
-            "object_arn": obj.arn,
-            "sse_algorithm": obj.sse_algorithm,
-            "kms_key_id": obj.kms_key_id,
-            "bucket_key_enabled": obj.bucket_key_enabled,
-        }
+        evidence = LockEvidence(
+            object=ObjectEvidence(
+                object_arn=obj.arn,
+                sse_algorithm=obj.sse_algorithm,
+                kms_key_id=obj.kms_key_id,
+                bucket_key_enabled=obj.bucket_key_enabled,
+                head_read=True,
+            )
+        )
         other_owner = object_owned_by_other_account(ctx)
         if other_owner:
             return LockResult("implicit_deny", other_owner, evidence)
@@ -552,32 +550,27 @@ def is_aws_managed(ev: PrincipalEvaluation) -> bool:
     ):
         return True
     aliases = key.aliases.value if key.aliases.is_ok and key.aliases.value else []
-    names = [a.rsplit(":", 1)[-1] for a in aliases]
+    names = [alias_name_of(a) for a in aliases]
     if key.reference and is_alias_reference(key.reference):
-        names.append(key.reference.rsplit(":", 1)[-1])
+        names.append(alias_name_of(key.reference))
     return any(name.startswith("alias/aws/") for name in names)
 
 
-def _no_kms_reason(ctx: RequestContext) -> str:
-    obj = ctx.object_info
-    if obj is not None and ctx.operation == "read":
-        algorithm = obj.sse_algorithm or "no server-side encryption"
-        return f"the object uses {algorithm}: no KMS key is involved"
-    encryption = ctx.bucket_encryption
-    if encryption is not None:
-        return f"the bucket default is {encryption.sse_algorithm}: no KMS key is involved"
-    return "no KMS key is involved"
+def no_kms_reason(ctx: RequestContext) -> str:
+    """Why no KMS key takes part (SSE-S3, no encryption, no key identified)."""
+    return ctx.s3_request.no_key_reason
 
 
+# One evaluator per lock of the catalogue, in its order (a test keeps them in step).
 ALL_LOCKS: tuple[Lock, ...] = (
     IdentityLock(),
     BucketPolicyLock(),
     KeyPolicyLock(),
-    ScpLock(),
-    RcpLock(),
-    PermissionsBoundaryLock(),
-    SessionPolicyLock(),
-    VpcEndpointLock(),
+    SCP_LOCK,
+    RCP_LOCK,
+    PERMISSIONS_BOUNDARY_LOCK,
+    SESSION_POLICY_LOCK,
+    VPC_ENDPOINT_LOCK,
     KeyStateLock(),
     ObjectLock(),
 )

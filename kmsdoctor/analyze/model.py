@@ -1,7 +1,7 @@
 """Results of the analysis: lock results, findings, one diagnosis per principal, the whole run.
 
-`Diagnosis.to_dict()` is the JSON contract of DESIGN.md §4 (documented in docs/json-output.md);
-the report layer only prints what is here.
+`Diagnosis.to_dict()` is the JSON contract documented in docs/json-output.md (and kept by
+tests/analyze/test_json_contract.py); the report layer only prints what is here.
 """
 
 from __future__ import annotations
@@ -9,33 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from kmsdoctor.analyze.evidence import LockEvidence
 from kmsdoctor.errors import EXIT_ALLOW, EXIT_DENY, EXIT_UNKNOWN
+
+# The locks, their report order and which are ceilings: from the lock catalogue.
+from kmsdoctor.lock_catalogue import CEILING_LOCKS, LOCK_NAMES, LockName  # noqa: F401
 
 # Version of the JSON report (not of the snapshot). Bump on any incompatible change.
 REPORT_SCHEMA_VERSION = 1
-
-LockName = Literal[
-    "identity",
-    "bucket_policy",
-    "key_policy",
-    "scp",
-    "rcp",
-    "permissions_boundary",
-    "session_policy",
-    "vpc_endpoint",
-    "key_state",
-    "object",
-]
-
-# Report order: the three locks, the ceilings, then the configuration checks.
-LOCK_NAMES: tuple[LockName, ...] = get_args(LockName)
-
-# Ceilings can only take permission away. When one cannot be read (SCPs from a member account,
-# a session policy made elsewhere) its status is `unknown`, but that alone does not make the
-# verdict unknown: otherwise nearly every real diagnosis would be "unknown". See docs/analysis.md.
-CEILING_LOCKS: frozenset[str] = frozenset(
-    {"scp", "rcp", "permissions_boundary", "session_policy", "vpc_endpoint"}
-)
 
 LockStatus = Literal["allow", "implicit_deny", "explicit_deny", "not_applicable", "unknown"]
 LOCK_STATUSES: tuple[LockStatus, ...] = get_args(LockStatus)
@@ -52,11 +33,11 @@ SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 class LockResult:
     status: LockStatus
     reason: str  # one sentence a person can act on
-    # Structured, JSON-ready: the request checked, the deciding statements, the CloudTrail hint.
-    evidence: dict[str, Any] = field(default_factory=dict)
+    # Typed: the requests checked, the deciding statements, the CloudTrail hint (evidence.py).
+    evidence: LockEvidence = field(default_factory=LockEvidence)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "reason": self.reason, "evidence": self.evidence}
+        return {"status": self.status, "reason": self.reason, "evidence": self.evidence.to_dict()}
 
 
 FixTargetKind = Literal[
@@ -72,7 +53,7 @@ FixTargetKind = Literal[
 
 @dataclass(frozen=True)
 class FixTarget:
-    """The policy document a fix changes (DESIGN.md §4: `fix.target`)."""
+    """The policy document a fix changes (`fix.target` in docs/json-output.md)."""
 
     kind: FixTargetKind
     arn: str  # the key, bucket, role or user, or the boundary/SCP/RCP policy
@@ -176,7 +157,7 @@ def exit_code_of(verdict: Verdict) -> int:
 
 @dataclass
 class PrincipalDiagnosis:
-    principal: str  # the IAM role or user ARN in B
+    principal: str  # the IAM role or user ARN in the caller account
     locks: dict[str, LockResult]  # keyed by lock name, in LOCK_NAMES order
     findings: list[Finding] = field(default_factory=list)
     # Set by the probe reconciliation (reconcile.py) when AWS's answers to the probe decide the

@@ -220,9 +220,9 @@ def shut_halves(locks: dict[str, LockResult]) -> dict[str, list[str]]:
         if lock.status not in DENY_STATUSES:
             continue
         found: set[str] = set()
-        for request in lock.evidence.get("requests", []):
-            decision = request.get("decision", lock.status)
-            action = str(request.get("action", ""))
+        for request in lock.evidence.requests or []:
+            decision = request.decision or lock.status
+            action = request.action
             if decision in DENY_STATUSES and ":" in action:
                 found.add("kms" if action.startswith("kms:") else "s3")
         if not found:
@@ -803,12 +803,12 @@ def apply_reconciliation(diagnosis: PrincipalDiagnosis, rec: Reconciliation | No
     diagnosis.probe_verdict = rec.verdict
     diagnosis.probe = rec.to_dict()
     for lock, evidence in rec.lock_evidence.items():
-        if lock in diagnosis.locks:
-            diagnosis.locks[lock].evidence.update(evidence)
+        if lock in diagnosis.locks and "cloudtrail_lookup" in evidence:
+            diagnosis.locks[lock].evidence.cloudtrail_lookup = evidence["cloudtrail_lookup"]
     for disagreement in rec.disagreements:
         lock_result = diagnosis.locks.get(disagreement.lock)
         if lock_result is not None:
-            lock_result.evidence.setdefault("probe", []).append(disagreement.detail)
+            lock_result.evidence.probe.append(disagreement.detail)
 
 
 def first_sentence(text: str) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from kmsdoctor.aws import AwsCallFailed, assume_role, client, session_for
 from kmsdoctor.concurrency import worker_pool
-from kmsdoctor.probe.target import ProbePrincipal
+from kmsdoctor.probe.subject import ProbePrincipal
 from kmsdoctor.snapshot import CallError
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from typing import Any
 
 from kmsdoctor.aws import CallResult, call
 from kmsdoctor.probe.callers import Clients
-from kmsdoctor.probe.target import ProbeTarget
+from kmsdoctor.probe.subject import ProbeSubject
 from kmsdoctor.snapshot import ProbeCall
 
 ONE_BYTE = "bytes=0-0"
@@ -64,11 +64,11 @@ def who_am_i(clients: Clients, principal_arn: str, region: str) -> ProbeCall:
     return recorded(principal_arn, result, f"the probe ran as {session_arn}", arn=session_arn)
 
 
-def describe_key(clients: Clients, principal_arn: str, target: ProbeTarget) -> ProbeCall:
-    if target.key_arn is None:
-        return skipped(principal_arn, "kms:DescribeKey", f"not run: {target.why_no_key}")
-    kms = clients.kms(target.key_region)
-    result = call(kms, "DescribeKey", KeyId=target.key_arn)
+def describe_key(clients: Clients, principal_arn: str, subject: ProbeSubject) -> ProbeCall:
+    if subject.key_arn is None:
+        return skipped(principal_arn, "kms:DescribeKey", f"not run: {subject.why_no_key}")
+    kms = clients.kms(subject.key_region)
+    result = call(kms, "DescribeKey", KeyId=subject.key_arn)
     if not result.ok:
         return recorded(principal_arn, result)
     assert result.response is not None
@@ -77,24 +77,24 @@ def describe_key(clients: Clients, principal_arn: str, target: ProbeTarget) -> P
     return recorded(
         principal_arn,
         result,
-        f"the caller can see {target.key_arn} (state {state or 'not given'})",
+        f"the caller can see {subject.key_arn} (state {state or 'not given'})",
         key_state=state,
     )
 
 
-def head_object(clients: Clients, principal_arn: str, target: ProbeTarget) -> ProbeCall:
-    if target.object_key is None:
+def head_object(clients: Clients, principal_arn: str, subject: ProbeSubject) -> ProbeCall:
+    if subject.object_key is None:
         return skipped(principal_arn, "s3:HeadObject", "not run: no object key was given")
-    s3 = clients.s3(target.s3_region)
-    result = call(s3, "HeadObject", Bucket=target.bucket, Key=target.object_key)
+    s3 = clients.s3(subject.s3_region)
+    result = call(s3, "HeadObject", Bucket=subject.bucket, Key=subject.object_key)
     return recorded(principal_arn, result, "S3 half only: HEAD is authorised as s3:GetObject")
 
 
-def get_one_byte(clients: Clients, principal_arn: str, target: ProbeTarget) -> ProbeCall:
-    if target.object_key is None:
+def get_one_byte(clients: Clients, principal_arn: str, subject: ProbeSubject) -> ProbeCall:
+    if subject.object_key is None:
         return skipped(principal_arn, "s3:GetObject", "not run: no object key was given")
-    s3 = clients.s3(target.s3_region)
-    result = call(s3, "GetObject", Bucket=target.bucket, Key=target.object_key, Range=ONE_BYTE)
+    s3 = clients.s3(subject.s3_region)
+    result = call(s3, "GetObject", Bucket=subject.bucket, Key=subject.object_key, Range=ONE_BYTE)
     if not result.ok:
         return recorded(principal_arn, result)
     assert result.response is not None

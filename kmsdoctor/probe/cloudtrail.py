@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from kmsdoctor.aws import call, client, session_for
 from kmsdoctor.concurrency import worker_pool
-from kmsdoctor.probe.target import probe_target
+from kmsdoctor.probe.subject import probe_subject
 from kmsdoctor.redact import redact
 from kmsdoctor.snapshot import CallError, PrincipalInfo, ProbeCall, Snapshot
 
@@ -71,8 +71,8 @@ def lookup_denials(
     request: CollectRequest, snapshot: Snapshot, now: datetime | None = None
 ) -> list[ProbeCall]:
     """One `cloudtrail:LookupEvents` ProbeCall per principal and account (A, then B)."""
-    target = probe_target(snapshot)
-    region = target.key_region
+    subject = probe_subject(snapshot)
+    region = subject.key_region
     event_name = "GenerateDataKey" if snapshot.request.operation == "write" else "Decrypt"
     end = now or datetime.now(UTC)
     start = end - LOOKBACK
@@ -90,7 +90,7 @@ def lookup_denials(
     calls: list[ProbeCall] = []
     for principal in snapshot.target.principals:
         for trail in trails:
-            calls.append(_lookup_call(principal, trail, target.key_arn, event_name))
+            calls.append(_lookup_call(principal, trail, subject.key_arn, event_name))
     return calls
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from kmsdoctor.aws import call
 from kmsdoctor.probe.callers import Clients
 from kmsdoctor.probe.calls import recorded, skipped
-from kmsdoctor.probe.target import ProbeTarget
+from kmsdoctor.probe.subject import ProbeSubject
 from kmsdoctor.snapshot import CallError, ProbeCall
 
 RANDOM_VALUE_BYTES = 32
@@ -36,22 +36,22 @@ class SealedValue:
     encryption_context: dict[str, str]
 
 
-def seal_random_value(source: Clients, target: ProbeTarget) -> SealedValue | CallError | str:
+def seal_random_value(source: Clients, subject: ProbeSubject) -> SealedValue | CallError | str:
     """Encrypt a fresh random value as A. Returns the sealed value, A's error, or why not run."""
-    if target.operation != "read":
+    if subject.operation != "read":
         return "not run: a write needs kms:GenerateDataKey, which kmsdoctor does not call"
-    if target.key_arn is None:
-        return f"not run: {target.why_no_key}"
-    if target.encryption_context is None:
+    if subject.key_arn is None:
+        return f"not run: {subject.why_no_key}"
+    if subject.encryption_context is None:
         return "not run: no object key was given, so the encryption context S3 sends is not known"
     plaintext = os.urandom(RANDOM_VALUE_BYTES)
-    kms = source.kms(target.key_region)
+    kms = source.kms(subject.key_region)
     result = call(
         kms,
         "Encrypt",
-        KeyId=target.key_arn,
+        KeyId=subject.key_arn,
         Plaintext=plaintext,
-        EncryptionContext=target.encryption_context,
+        EncryptionContext=subject.encryption_context,
     )
     if not result.ok:
         assert result.error is not None
@@ -60,8 +60,8 @@ def seal_random_value(source: Clients, target: ProbeTarget) -> SealedValue | Cal
     return SealedValue(
         plaintext=plaintext,
         ciphertext=result.response["CiphertextBlob"],
-        key_arn=target.key_arn,
-        encryption_context=dict(target.encryption_context),
+        key_arn=subject.key_arn,
+        encryption_context=dict(subject.encryption_context),
     )
 
 

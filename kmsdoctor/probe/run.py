@@ -33,7 +33,7 @@ from kmsdoctor.probe.calls import (
     write_not_probed,
 )
 from kmsdoctor.probe.decrypt import SealedValue, decrypt_as_caller, seal_random_value
-from kmsdoctor.probe.target import ProbePrincipal, ProbeTarget, probe_principals, probe_target
+from kmsdoctor.probe.subject import ProbePrincipal, ProbeSubject, probe_principals, probe_subject
 from kmsdoctor.snapshot import CallError, ProbeCall, Snapshot
 
 if TYPE_CHECKING:
@@ -55,20 +55,20 @@ def run_probes(
     request: CollectRequest, snapshot: Snapshot, options: ProbeOptions
 ) -> list[ProbeCall]:
     """Probe as every principal of the snapshot; the calls in a stable order per principal."""
-    target = probe_target(snapshot)
+    subject = probe_subject(snapshot)
     principals = probe_principals(snapshot)
     if not principals:
         return []
     callers = _callers(request, snapshot, options)
     with worker_pool(min(len(principals), MAX_PRINCIPAL_WORKERS) + 1) as pool:
         sealed_f: Future[Sealed] | None = (
-            pool.submit(seal_random_value, callers.source, target)
+            pool.submit(seal_random_value, callers.source, subject)
             if callers.source is not None
             else None
         )
         futures = [
             pool.submit(
-                _probe_one, callers.as_principal(principal), principal, target, sealed_f, snapshot
+                _probe_one, callers.as_principal(principal), principal, subject, sealed_f, snapshot
             )
             for principal in principals
         ]
@@ -91,32 +91,32 @@ def _callers(request: CollectRequest, snapshot: Snapshot, options: ProbeOptions)
 def _probe_one(
     clients: Clients | CallError,
     principal: ProbePrincipal,
-    target: ProbeTarget,
+    subject: ProbeSubject,
     sealed_f: Future[Sealed] | None,
     snapshot: Snapshot,
 ) -> list[ProbeCall]:
     if isinstance(clients, CallError):  # the target profile could not assume this role
-        return _could_not_assume(principal, clients, target, sealed_f is not None)
+        return _could_not_assume(principal, clients, subject, sealed_f is not None)
     region = snapshot.request.region
     thunks = [
         lambda: who_am_i(clients, principal.arn, region),
-        lambda: describe_key(clients, principal.arn, target),
-        lambda: head_object(clients, principal.arn, target),
+        lambda: describe_key(clients, principal.arn, subject),
+        lambda: head_object(clients, principal.arn, subject),
     ]
-    if target.operation == "read":
-        thunks.append(lambda: get_one_byte(clients, principal.arn, target))
+    if subject.operation == "read":
+        thunks.append(lambda: get_one_byte(clients, principal.arn, subject))
     calls: list[ProbeCall] = parallel(*thunks)
-    if target.operation == "write":
+    if subject.operation == "write":
         calls.append(write_not_probed(principal.arn))
     if sealed_f is not None:
         calls.append(
-            decrypt_as_caller(clients, principal.arn, sealed_f.result(), target.key_region)
+            decrypt_as_caller(clients, principal.arn, sealed_f.result(), subject.key_region)
         )
     return calls
 
 
 def _could_not_assume(
-    principal: ProbePrincipal, error: CallError, target: ProbeTarget, decrypt: bool
+    principal: ProbePrincipal, error: CallError, subject: ProbeSubject, decrypt: bool
 ) -> list[ProbeCall]:
     """The AssumeRole failure, then every planned call as skipped, so a replay shows the gap."""
     assume = ProbeCall(
@@ -128,7 +128,7 @@ def _could_not_assume(
         detail="the target profile could not assume this role, so nothing was probed as it",
     )
     planned = ["sts:GetCallerIdentity", "kms:DescribeKey", "s3:HeadObject"]
-    if target.operation == "read":
+    if subject.operation == "read":
         planned.append("s3:GetObject")
     if decrypt:
         planned.append("kms:Decrypt")

@@ -188,7 +188,7 @@ def lock_panel(name: str, result: LockResult, findings: list[Finding]) -> Panel:
     for finding in findings:
         parts.append(finding_block(finding))
 
-    hint = result.evidence.get("cloudtrail")
+    hint = result.evidence.cloudtrail
     if hint:
         text = Text()
         text.append("CloudTrail: ", style="bold")
@@ -206,11 +206,11 @@ def lock_panel(name: str, result: LockResult, findings: list[Finding]) -> Panel:
 def deciding_lines(result: LockResult) -> Text | None:
     """The statements that decided (or nearly allowed), one line each."""
     lines = Text()
-    for request in result.evidence.get("requests", []):
-        for statement in request.get("statements", []):
-            label = "Deciding" if statement.get("applies") else "Closest"
+    for request in result.evidence.requests or []:
+        for statement in request.statements or []:
+            label = "Deciding" if statement.applies else "Closest"
             lines.append(f"{label}: ", style="bold")
-            lines.append(str(statement.get("summary", "")) + "\n")
+            lines.append(statement.summary + "\n")
     if not lines.plain:
         return None
     lines.rstrip()

@@ -50,7 +50,7 @@ def test_scp_denying_keys_outside_the_org_shuts_scp():
     kd401 = finding(result, "KD401")
     assert '"DenyKeysOutsideOrg"' in kd401.detail
     assert "SERVICE_CONTROL_POLICY" in kd401.fix.show_current[0]
-    assert "service control policy" in result.locks["scp"].evidence["cloudtrail"]
+    assert "service control policy" in result.locks["scp"].evidence.cloudtrail
 
 
 def test_scp_allow_list_without_kms_shuts_scp_implicitly():
@@ -112,7 +112,7 @@ def test_rcp_denying_principals_outside_the_org_shuts_rcp():
     result = only(diagnose(snapshot))
     assert statuses(result)["rcp"] == "explicit_deny"
     assert "KD402" in codes(result)
-    actions = {r["action"] for r in result.locks["rcp"].evidence["requests"]}
+    actions = {r.action for r in result.locks["rcp"].evidence.requests}
     assert actions == {"s3:GetObject", "kms:Decrypt"}
 
 
@@ -164,7 +164,7 @@ def test_vpc_endpoint_policy_limited_to_other_buckets_shuts_the_endpoint():
     kd405 = finding(result, "KD405")
     assert "describe-vpc-endpoints" in kd405.fix.show_current[0]
     # Only the S3 request passes the caller's endpoint; S3 calls KMS itself.
-    actions = [r["action"] for r in result.locks["vpc_endpoint"].evidence["requests"]]
+    actions = [r.action for r in result.locks["vpc_endpoint"].evidence.requests]
     assert actions == ["s3:GetObject"]
 
 

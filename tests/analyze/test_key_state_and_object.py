@@ -43,7 +43,7 @@ def test_key_disabled_shuts_key_state():
     result = only(diagnose(make_snapshot(key=make_key(state="Disabled"))))
     assert statuses(result)["key_state"] == "implicit_deny"
     assert "KD502" in codes(result)
-    assert "DisabledException" in result.locks["key_state"].evidence["cloudtrail"]
+    assert "DisabledException" in result.locks["key_state"].evidence.cloudtrail
 
 
 def test_key_pending_deletion_shuts_key_state_with_the_date():
@@ -96,7 +96,7 @@ def test_sse_s3_object_needs_no_key_and_is_allowed():
     assert statuses(result)["key_state"] == "not_applicable"
     assert "KD602" in codes(result)
     # No KMS request at all: the identity lock checked only s3:GetObject.
-    actions = [r["action"] for r in result.locks["identity"].evidence["requests"]]
+    actions = [r.action for r in result.locks["identity"].evidence.requests]
     assert actions == ["s3:GetObject"]
 
 
@@ -143,8 +143,8 @@ def test_no_object_key_analyses_bucket_default_with_placeholder_and_says_so():
     assert result.verdict == "allow"
     assert statuses(result)["object"] == "not_applicable"
     assert any(f"{BUCKET_ARN}/*" in note for note in diagnosis.notes)
-    s3_request = result.locks["bucket_policy"].evidence["requests"][0]
-    assert s3_request["resource"] == f"{BUCKET_ARN}/*"
+    s3_request = result.locks["bucket_policy"].evidence.requests[0]
+    assert s3_request.resource == f"{BUCKET_ARN}/*"
 
 
 def test_aws_managed_key_findings_point_at_replacing_the_key_not_editing_its_policy():

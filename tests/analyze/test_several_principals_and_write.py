@@ -155,9 +155,9 @@ def test_write_needs_generate_data_key_not_decrypt():
     kd101 = finding(result, "KD101")
     assert "kms:GenerateDataKey" in kd101.detail
     assert kd101.fix.statement["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"]
-    s3 = result.locks["bucket_policy"].evidence["requests"][0]
-    assert s3["action"] == "s3:PutObject"
-    assert s3["resource"] == OBJECT_ARN
+    s3 = result.locks["bucket_policy"].evidence.requests[0]
+    assert s3.action == "s3:PutObject"
+    assert s3.resource == OBJECT_ARN
 
 
 def test_write_without_decrypt_works_but_warns_about_multipart_uploads():
@@ -175,6 +175,6 @@ def test_write_with_both_actions_is_clean():
 
 def test_read_request_of_the_healthy_setup_is_not_analysed_as_a_write():
     result = only(diagnose(make_snapshot()))
-    actions = [r["action"] for r in result.locks["identity"].evidence["requests"]]
+    actions = [r.action for r in result.locks["identity"].evidence.requests]
     assert actions == ["s3:GetObject", "kms:Decrypt"]
     assert READ_LAKE_STATEMENT["Sid"] in result.locks["identity"].reason

@@ -64,7 +64,7 @@ def test_identity_missing_kms_decrypt_shuts_identity_lock_recorded_in_b():
     assert any(
         "list-role-policies --role-name BIAnalyticsRole" in c for c in kd101.fix.show_current
     )
-    hint = result.locks["identity"].evidence["cloudtrail"]
+    hint = result.locks["identity"].evidence.cloudtrail
     assert f"B's trail ({B})" in hint
     assert "Decrypt" in hint
 
@@ -89,7 +89,7 @@ def test_bucket_policy_missing_bi_role_shuts_bucket_policy_lock_only_in_a_s3_dat
     assert kd201.fix.show_current == [
         "aws s3api get-bucket-policy --bucket datalake-curated-a --profile a"
     ]
-    hint = result.locks["bucket_policy"].evidence["cloudtrail"]
+    hint = result.locks["bucket_policy"].evidence.cloudtrail
     assert "only in A's S3 data events" in hint
     assert "No KMS event" in hint
 
@@ -119,7 +119,7 @@ def test_key_policy_missing_bi_role_shuts_key_policy_lock_recorded_in_a():
         f"aws kms get-key-policy --key-id {KEY_ARN} --policy-name default --output text "
         "--profile a --region eu-west-1"
     ]
-    hint = result.locks["key_policy"].evidence["cloudtrail"]
+    hint = result.locks["key_policy"].evidence.cloudtrail
     assert f"A's trail ({A})" in hint
 
 
@@ -167,7 +167,7 @@ def test_identity_missing_s3_get_object_shuts_identity_lock_at_s3():
     assert statuses(result)["identity"] == "implicit_deny"
     assert "KD102" in codes(result)
     assert "KD101" not in codes(result)
-    hint = result.locks["identity"].evidence["cloudtrail"]
+    hint = result.locks["identity"].evidence.cloudtrail
     assert "the request stopped at S3" in hint
 
 

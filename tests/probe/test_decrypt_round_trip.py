@@ -9,7 +9,7 @@ import base64
 import pytest
 
 import kmsdoctor.probe.decrypt as decrypt_module
-from kmsdoctor.probe.target import probe_target
+from kmsdoctor.probe.subject import probe_subject
 from tests.analyze.factories import BUCKET_ARN, OBJECT_ARN, make_object, make_snapshot
 from tests.probe.helpers import (
     A,
@@ -129,9 +129,9 @@ def test_when_a_cannot_encrypt_the_decrypt_is_skipped_with_the_reason(
 
 
 def test_the_encryption_context_is_the_object_arn_or_the_bucket_arn_with_a_bucket_key():
-    assert probe_target(make_snapshot()).encryption_context == {"aws:s3:arn": OBJECT_ARN}
+    assert probe_subject(make_snapshot()).encryption_context == {"aws:s3:arn": OBJECT_ARN}
     with_bucket_key = make_snapshot(obj=make_object(bucket_key_enabled=True))
-    assert probe_target(with_bucket_key).encryption_context == {"aws:s3:arn": BUCKET_ARN}
+    assert probe_subject(with_bucket_key).encryption_context == {"aws:s3:arn": BUCKET_ARN}
 
 
 def test_the_sealed_value_never_shows_its_bytes():

@@ -175,7 +175,4 @@ def request_decision(ev: PrincipalEvaluation, lock: str, action: str) -> str | N
     result = ev.locks.get(lock)
     if result is None:
         return None
-    for request in result.evidence.get("requests", []):
-        if request.get("action") == action:
-            return request.get("decision")
-    return None
+    return result.evidence.decision_for(action)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmsdoctor.analyze import fixes
 from kmsdoctor.analyze.context import RequestContext
 from kmsdoctor.analyze.evaluation import PrincipalEvaluation
 from kmsdoctor.analyze.model import Fix
@@ -19,6 +18,7 @@ from kmsdoctor.analyze.rules.base import (
     rule,
     statement_place,
 )
+from kmsdoctor.analyze.show_current import show_current
 
 
 def _ceiling_hits(
@@ -31,21 +31,21 @@ def _ceiling_hits(
     if lock is None or lock.status not in ("implicit_deny", "explicit_deny"):
         return []
     hits = []
-    for request in lock.evidence.get("requests", []):
-        decision = request.get("decision")
+    for request in lock.evidence.requests or []:
+        decision = request.decision
         if decision not in ("implicit_deny", "explicit_deny"):
             continue
-        action = request.get("action", "")
+        action = request.action
         auth_name = "s3" if action.startswith("s3:") else "kms"
         if decision == "explicit_deny":
             for trace in applying_denies(ev.results(auth_name, engine_layer)):
                 conditions = "; ".join(describe_condition(c) for c in trace.conditions)
-                detail = f"{statement_place(trace)} denies {action} on {request.get('resource')}"
+                detail = f"{statement_place(trace)} denies {action} on {request.resource}"
                 detail += f": {conditions}." if conditions else "."
                 hits.append(RuleHit(detail, fix_for(ev.ctx, action, trace.policy_name)))
         else:
             detail = (
-                f"No statement allows {action} on {request.get('resource')}: this ceiling lists "
+                f"No statement allows {action} on {request.resource}: this ceiling lists "
                 "what may be done, and this request is not on the list."
             )
             hits.append(RuleHit(detail, fix_for(ev.ctx, action, None)))
@@ -71,10 +71,7 @@ def _scp_fix(ctx: RequestContext, action: str, policy: str | None) -> Fix:
             + ". SCPs are changed only from the management account."
         ),
         statement=_needed_statement(ctx, action) if policy is None else None,
-        show_current=[
-            f"aws organizations list-policies-for-target --target-id {ctx.caller_account} "
-            "--filter SERVICE_CONTROL_POLICY"
-        ],
+        show_current=show_current(ctx, "scp"),
     )
 
 
@@ -88,19 +85,13 @@ def _rcp_fix(ctx: RequestContext, action: str, policy: str | None) -> Fix:
             "(aws:PrincipalArn) or its account."
         ),
         statement=None,
-        show_current=[
-            f"aws organizations list-policies-for-target --target-id {ctx.resource_account} "
-            "--filter RESOURCE_CONTROL_POLICY"
-        ],
+        show_current=show_current(ctx, "rcp"),
     )
 
 
 def _boundary_fix(ctx: RequestContext, action: str, policy: str | None) -> Fix:
     boundary = ctx.principal.permissions_boundary.value
     arn = boundary.arn if boundary else None
-    show = [fixes.aws_cli(["iam", "get-role", "--role-name", ctx.entity_name], ctx.target_profile)]
-    if arn:
-        show.append(fixes.aws_cli(["iam", "get-policy", "--policy-arn", arn], ctx.target_profile))
     return Fix(
         account=ctx.caller_account,
         where=f"permissions boundary {arn or ''} of {ctx.entity_name} in B ({ctx.caller_account})",
@@ -110,7 +101,7 @@ def _boundary_fix(ctx: RequestContext, action: str, policy: str | None) -> Fix:
             else f"Narrow the Deny in {policy} so it does not cover {action} on this resource"
         ),
         statement=_needed_statement(ctx, action) if policy is None else None,
-        show_current=show,
+        show_current=show_current(ctx, "permissions_boundary"),
     )
 
 
@@ -123,19 +114,12 @@ def _session_fix(ctx: RequestContext, action: str, policy: str | None) -> Fix:
             "AssumeRole), or assume the role without a session policy."
         ),
         statement=_needed_statement(ctx, action),
-        show_current=[],
+        show_current=show_current(ctx, "session_policy"),
     )
 
 
 def _endpoint_fix(ctx: RequestContext, action: str, policy: str | None) -> Fix:
     ids = [e.endpoint_id for e in ctx.s3_endpoints]
-    show = [
-        fixes.aws_cli(
-            ["ec2", "describe-vpc-endpoints", "--vpc-endpoint-ids", *ids],
-            ctx.target_profile,
-            ctx.region,
-        )
-    ]
     return Fix(
         account=ctx.caller_account,
         where=f"S3 endpoint policy ({', '.join(ids)}) in B ({ctx.caller_account})",
@@ -146,7 +130,7 @@ def _endpoint_fix(ctx: RequestContext, action: str, policy: str | None) -> Fix:
             "Action": action,
             "Resource": ctx.object_arn,
         },
-        show_current=show,
+        show_current=show_current(ctx, "vpc_endpoint"),
     )
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from kmsdoctor.analyze import fixes
-from kmsdoctor.analyze.context import is_alias_reference, key_id_of
 from kmsdoctor.analyze.evaluation import PrincipalEvaluation
 from kmsdoctor.analyze.locks import is_aws_managed
 from kmsdoctor.analyze.model import Fix
 from kmsdoctor.analyze.rules.base import RuleHit, rule
+from kmsdoctor.arn import alias_name_of, is_alias_reference, key_id_of
 from kmsdoctor.snapshot import KeyMetadata
 
 
@@ -276,12 +276,12 @@ def same_key(reference: str | None, other: str | None, aliases: list[str]) -> bo
     if not reference:
         return False
     if not other:
-        names = {a.rsplit(":", 1)[-1] for a in aliases}
-        return reference.rsplit(":", 1)[-1] == AWS_S3_ALIAS or AWS_S3_ALIAS in names
+        names = {alias_name_of(a) for a in aliases}
+        return alias_name_of(reference) == AWS_S3_ALIAS or AWS_S3_ALIAS in names
     if key_id_of(reference) == key_id_of(other):
         return True
-    names = {a.rsplit(":", 1)[-1] for a in aliases}
+    names = {alias_name_of(a) for a in aliases}
     for ref in (reference, other):
-        if is_alias_reference(ref) and ref.rsplit(":", 1)[-1] in names:
+        if is_alias_reference(ref) and alias_name_of(ref) in names:
             return True
     return False

@@ -14,44 +14,17 @@ from kmsdoctor.analyze.evaluation import PrincipalEvaluation
 from kmsdoctor.analyze.model import Fix, LockName
 from kmsdoctor.analyze.reconcile import Disagreement, Reconciliation, reconcile
 from kmsdoctor.analyze.rules.base import RuleHit, rule
-
-
-def _show_commands(ctx: RequestContext, lock: str) -> list[str]:
-    """Read-only commands that show the layer a probe finding points at."""
-    if lock == "identity":
-        return fixes.show_identity_policies(ctx)
-    if lock == "bucket_policy":
-        return [fixes.show_bucket_policy(ctx)]
-    if lock == "key_policy":
-        return [fixes.show_key_policy(ctx), fixes.show_grants(ctx)]
-    if lock == "key_state":
-        return [fixes.show_key(ctx)]
-    if lock == "object":
-        return [fixes.show_object(ctx), fixes.show_ownership(ctx)]
-    if lock == "scp":
-        return [
-            "aws organizations list-policies-for-target --target-id "
-            f"{ctx.caller_account} --filter SERVICE_CONTROL_POLICY  # from the management account"
-        ]
-    if lock == "rcp":
-        return [
-            "aws organizations list-policies-for-target --target-id "
-            f"{ctx.resource_account or 'A'} --filter RESOURCE_CONTROL_POLICY  # from the "
-            "management account"
-        ]
-    if lock == "permissions_boundary":
-        return [fixes.aws_cli(["iam", "get-role", "--role-name", ctx.entity_name], None)]
-    if lock == "vpc_endpoint":
-        return [fixes.aws_cli(["ec2", "describe-vpc-endpoints"], ctx.target_profile, ctx.region)]
-    return []
+from kmsdoctor.analyze.show_current import show_current
+from kmsdoctor.lock_catalogue import lock_spec
 
 
 def _account_of_lock(ctx: RequestContext, lock: str) -> str:
-    if lock in ("bucket_policy", "key_policy", "key_state", "object", "rcp"):
+    side = lock_spec(lock).side
+    if side == "resource":
         return ctx.resource_account
-    if lock == "scp":
-        return ""  # changed from the management account
-    return ctx.caller_account
+    if side == "caller":
+        return ctx.caller_account
+    return ""  # SCPs and RCPs are changed from the organization's management account
 
 
 def _lock(name: str) -> LockName:
@@ -72,7 +45,7 @@ def _disagreement_hit(ev: PrincipalEvaluation, rec: Reconciliation, d: Disagreem
             "Compare the layer AWS's answer points at with what kmsdoctor read (below); if it "
             "could not read it, rerun with a profile that can (docs/permissions.md)."
         ),
-        show_current=_show_commands(ev.ctx, d.lock),
+        show_current=show_current(ev.ctx, d.lock),
     )
     return RuleHit(detail, fix, lock=_lock(d.lock))
 
@@ -304,6 +277,6 @@ def cloudtrail_other_trail(ev: PrincipalEvaluation) -> list[RuleHit]:
         account=_account_of_lock(ev.ctx, contradiction.lock),
         where=f"the {contradiction.lock} lock",
         change="Compare the event's errorMessage with the policy kmsdoctor read for this lock.",
-        show_current=_show_commands(ev.ctx, contradiction.lock),
+        show_current=show_current(ev.ctx, contradiction.lock),
     )
     return [RuleHit(contradiction.detail, fix, lock=_lock(contradiction.lock))]
