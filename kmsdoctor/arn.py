@@ -138,3 +138,16 @@ def key_id_of(reference: str) -> str:
     if is_key_arn(reference):
         return name_of(reference)
     return reference
+
+
+def assumed_role_of(arn: str) -> tuple[Arn, str] | None:
+    """(the session ARN's parts, the role name) for an STS assumed-role session ARN
+    `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`; None for anything else."""
+    parsed = parse_arn(arn)
+    if parsed is None or parsed.service != "sts":
+        return None
+    kind, _, rest = parsed.resource.partition("/")
+    role, _, session = rest.partition("/")
+    if kind != "assumed-role" or not role or not session:
+        return None
+    return parsed, role

@@ -65,7 +65,7 @@ class ShowCommand:
 
     `args` holds `{placeholders}` filled in by `render`: `entity` (role or user name), `bucket`,
     `object_key`, `key` (key ARN or reference), `region`, `caller_account`, `resource_account`,
-    `boundary_arn`, `policy_name`, `policy_arn`, `version_id`.
+    `boundary_arn`, `policy_name`, `policy_arn`, `version_id`, `service` (of a VPC endpoint).
     """
 
     shows: str  # what it prints, for the docs: "the key policy"
@@ -126,6 +126,7 @@ PLACEHOLDERS: dict[str, str] = {
     "policy_name": "POLICY_NAME",
     "policy_arn": "POLICY_ARN",
     "version_id": "VERSION_ID",
+    "service": "s3",
 }
 
 
@@ -264,13 +265,13 @@ ASSUME_ROLE_EVENTS = ShowCommand(
     "caller",
     regional=True,
 )
-S3_ENDPOINTS = ShowCommand(
-    "the S3 VPC endpoints of the caller account and their policies",
+VPC_ENDPOINTS = ShowCommand(
+    "the caller account's VPC endpoints for the service (S3) and their policies",
     (
         "ec2",
         "describe-vpc-endpoints",
         "--filters",
-        "Name=service-name,Values=com.amazonaws.{region}.s3",
+        "Name=service-name,Values=com.amazonaws.{region}.{service}",
     ),
     "caller",
     regional=True,
@@ -406,7 +407,7 @@ CATALOGUE: tuple[LockSpec, ...] = (
         policy_layer="vpc_endpoint",
         requests=("s3",),
         policy_type="VPC endpoint policy",
-        show_current=(S3_ENDPOINTS,),
+        show_current=(VPC_ENDPOINTS,),
     ),
     LockSpec(
         name="key_state",

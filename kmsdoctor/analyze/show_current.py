@@ -24,6 +24,7 @@ def command_values(ctx: RequestContext) -> dict[str, str | None]:
         "caller_account": ctx.caller_account,
         "resource_account": ctx.resource_account or None,
         "boundary_arn": boundary.value.arn if boundary.is_ok and boundary.value else None,
+        "service": "s3",  # the caller's endpoint sees only the S3 request
     }
 
 

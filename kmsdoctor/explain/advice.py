@@ -7,18 +7,15 @@ and placeholders (`<bucket>`) where it did not.
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kmsdoctor import lock_catalogue as catalogue
+from kmsdoctor.arn import assumed_role_of, is_role_arn, name_of
+from kmsdoctor.explain.message_forms import Verdict
 from kmsdoctor.explain.parse import Facts
-from kmsdoctor.explain.rules import Verdict
-
-_ASSUMED_ROLE = re.compile(
-    r"^arn:(?P<partition>aws[\w-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/.+$"
-)
-_ROLE = re.compile(r"^arn:aws[\w-]*:iam::\d{12}:role/(?:.*/)?(?P<role>[^/]+)$")
+from kmsdoctor.lock_catalogue import ShowCommand
 
 CLOUDTRAIL_SIGNATURES = (
     "CloudTrail tells the three locks apart: a bucket-policy denial is only in A's S3 data "
@@ -37,21 +34,15 @@ class Context:
 
     @property
     def caller_account(self) -> str:
-        """'account 222222222222', or 'account B' when the message does not name it."""
-        return f"account {self.facts.caller_account or 'B'}"
+        """'account 222222222222', or 'the caller account' when the message does not name it."""
+        account = self.facts.caller_account
+        return f"account {account}" if account else "the caller account"
 
     @property
-    def caller_id(self) -> str:
-        return self.facts.caller_account or "<account-B-id>"
-
-    @property
-    def source_account(self) -> str:
-        """'account 111111111111', or 'account A' when the message does not name it."""
-        return f"account {self.facts.source_account or 'A'}"
-
-    @property
-    def source_id(self) -> str:
-        return self.facts.source_account or "<account-A-id>"
+    def resource_account(self) -> str:
+        """'account 111111111111', or 'the resource account' when the message does not name it."""
+        account = self.facts.resource_account
+        return f"account {account}" if account else "the resource account"
 
     @property
     def principal(self) -> str:
@@ -71,10 +62,12 @@ class Context:
 
     @property
     def role_name(self) -> str | None:
-        for pattern in (_ASSUMED_ROLE, _ROLE):
-            match = pattern.match(self.facts.principal or "")
-            if match:
-                return match.group("role")
+        principal = self.facts.principal or ""
+        session = assumed_role_of(principal)
+        if session is not None:
+            return session[1]
+        if is_role_arn(principal):
+            return name_of(principal)
         return None
 
     @property
@@ -86,6 +79,23 @@ class Context:
         return self.verdict.deny_type == "explicit"
 
 
+def show(ctx: Context, command: ShowCommand, **values: str | None) -> str:
+    """A read-only command of the lock catalogue, filled in with what the message named (the
+    catalogue's placeholders, such as KEY_ARN, for the rest). Run with the reader's own profile."""
+    facts = ctx.facts
+    filled: dict[str, str | None] = {
+        "entity": ctx.role_name,
+        "bucket": facts.bucket,
+        "object_key": facts.object_key,
+        "key": facts.key_arn,
+        "region": facts.region,
+        "caller_account": facts.caller_account,
+        "resource_account": facts.resource_account,
+    }
+    filled.update(values)
+    return command.render(filled, region=filled["region"]) or ""
+
+
 # --- the role ARN and the diagnose command ------------------------------------------------------
 
 
@@ -95,17 +105,18 @@ def role_arn_for(principal: str | None) -> str | None:
     not in a session ARN, so a role created with a path needs its full ARN instead)."""
     if not principal:
         return None
-    match = _ASSUMED_ROLE.match(principal)
-    if match:
-        return f"arn:{match['partition']}:iam::{match['account']}:role/{match['role']}"
-    if _ROLE.match(principal):
+    session = assumed_role_of(principal)
+    if session is not None:
+        parsed, role = session
+        return f"arn:{parsed.partition}:iam::{parsed.account}:role/{role}"
+    if is_role_arn(principal):
         return principal
     return None
 
 
 def diagnose_command(facts: Facts) -> str:
     """`kmsdoctor diagnose ...` with everything the message named, placeholders for the rest."""
-    source = facts.source_account
+    source = facts.resource_account
     target = facts.caller_account
     args = [
         "kmsdoctor",
@@ -134,15 +145,15 @@ def diagnose_command(facts: Facts) -> str:
 
 def role_path_note(facts: Facts) -> str | None:
     """Say so when the role ARN in the command was rebuilt from a session ARN."""
-    match = _ASSUMED_ROLE.match(facts.principal or "")
-    if not match:
+    session = assumed_role_of(facts.principal or "")
+    if session is None:
         return None
-    role = match.group("role")
+    parsed, role = session
     if role.startswith("AWSReservedSSO_"):
         return (
             f"The role ARN was rebuilt from the session ARN. IAM Identity Center roles live under "
             f"a path: use `aws iam get-role --role-name {role} --query Role.Arn` in "
-            f"{match['account']} for the real ARN (arn:aws:iam::{match['account']}:role/"
+            f"{parsed.account} for the real ARN (arn:aws:iam::{parsed.account}:role/"
             f"aws-reserved/sso.amazonaws.com/...)."
         )
     return (
@@ -175,7 +186,7 @@ _SUMMARIES: dict[str, Callable[[Context], str]] = {
         c, f"A service control policy over the caller's {c.caller_account}"
     ),
     "rcp": lambda c: _deny_phrase(
-        c, f"A resource control policy over the resource owner's {c.source_account}"
+        c, f"A resource control policy over the resource owner's {c.resource_account}"
     ),
     "permissions_boundary": lambda c: _deny_phrase(c, f"The permissions boundary of {c.role}"),
     "session_policy": lambda c: _deny_phrase(c, "The session policy of this role session"),
@@ -253,9 +264,9 @@ def _identity_steps(ctx: Context) -> list[str]:
     kms = (ctx.facts.service or "") == "kms"
     resource = ctx.key if kms else (ctx.facts.resource or f"arn:aws:s3:::{ctx.bucket}/*")
     steps = [
-        f"In {ctx.caller_account}, list the policies of {ctx.role}: `aws iam "
-        f"list-role-policies --role-name {ctx.role}` and `aws iam list-attached-role-policies "
-        f"--role-name {ctx.role}` (for an IAM user: list-user-policies, "
+        f"In {ctx.caller_account}, list the policies of {ctx.role}: "
+        f"`{show(ctx, catalogue.ROLE_INLINE_POLICIES)}` and "
+        f"`{show(ctx, catalogue.ROLE_MANAGED_POLICIES)}` (for an IAM user: list-user-policies, "
         "list-attached-user-policies, and its groups' policies).",
     ]
     if ctx.explicit:
@@ -278,8 +289,7 @@ def _identity_steps(ctx: Context) -> list[str]:
 
 def _bucket_policy_steps(ctx: Context) -> list[str]:
     steps = [
-        f"In {ctx.source_account}: `aws s3api get-bucket-policy --bucket {ctx.bucket} "
-        "--query Policy --output text`.",
+        f"In {ctx.resource_account}: `{show(ctx, catalogue.BUCKET_POLICY)}`.",
     ]
     if ctx.explicit:
         steps.append(
@@ -300,8 +310,8 @@ def _bucket_policy_steps(ctx: Context) -> list[str]:
 
 def _key_policy_steps(ctx: Context) -> list[str]:
     steps = [
-        f"In {ctx.source_account}: `aws kms get-key-policy --key-id {ctx.key} --policy-name "
-        "default --output text` and `aws kms list-grants --key-id " + ctx.key + "`.",
+        f"In {ctx.resource_account}: `{show(ctx, catalogue.KEY_POLICY)}` and "
+        f"`{show(ctx, catalogue.KEY_GRANTS)}`.",
     ]
     if ctx.explicit:
         steps.append(
@@ -343,10 +353,8 @@ def _policy_arn_step(ctx: Context) -> list[str]:
 def _scp_steps(ctx: Context) -> list[str]:
     steps = [
         *_policy_arn_step(ctx),
-        f"From the organization's management account: `aws organizations "
-        f"list-policies-for-target --target-id {ctx.caller_id} --filter "
-        "SERVICE_CONTROL_POLICY`, then the same for each parent OU and the root "
-        "(`aws organizations list-parents --child-id ...`).",
+        f"From the organization's management account: `{show(ctx, catalogue.SCPS)}`, then the "
+        "same for each parent OU and the root (`aws organizations list-parents --child-id ...`).",
         f"Look for a Deny matching {ctx.action} (often a Region, VPC or aws:PrincipalOrgID "
         "guard-rail) or, with allow-list SCPs, an Allow that does not include it.",
     ]
@@ -364,9 +372,8 @@ def _rcp_steps(ctx: Context) -> list[str]:
     return [
         *_policy_arn_step(ctx),
         "A resource control policy guards the resource owner's "
-        f"{ctx.source_account}: from its organization's management account, `aws organizations "
-        f"list-policies-for-target --target-id {ctx.source_id} --filter "
-        "RESOURCE_CONTROL_POLICY`, and the same for its parent OUs and the root.",
+        f"{ctx.resource_account}: from its organization's management account, "
+        f"`{show(ctx, catalogue.RCPS)}`, and the same for its parent OUs and the root.",
         f"Find the Deny matching {ctx.action}; RCPs commonly require aws:PrincipalOrgID or "
         "aws:SecureTransport, which a caller from another organization does not meet. The fix "
         "is an exception in the RCP's Condition, made by A's organization.",
@@ -376,9 +383,8 @@ def _rcp_steps(ctx: Context) -> list[str]:
 def _boundary_steps(ctx: Context) -> list[str]:
     return [
         *_policy_arn_step(ctx),
-        f"In {ctx.caller_account}: `aws iam get-role --role-name {ctx.role} --query "
-        "Role.PermissionsBoundary`, then read that policy's default version "
-        "(`aws iam get-policy-version`).",
+        f"In {ctx.caller_account}: `{show(ctx, catalogue.ROLE_BOUNDARY)}`, then read that "
+        "policy's default version (`aws iam get-policy-version`).",
         f"The boundary must allow {ctx.action} as well as the role's own policies do "
         + ("and must not Deny it." if ctx.explicit else "(it grants nothing by itself)."),
     ]
@@ -388,8 +394,9 @@ def _session_steps(ctx: Context) -> list[str]:
     return [
         "A session policy was passed when this session was created (AssumeRole --policy or "
         "--policy-arns, GetFederationToken, or a tool that scopes sessions down).",
-        f"Find the AssumeRole event for the session in {ctx.caller_account}'s CloudTrail and "
-        "read requestParameters.policy / policyArns; the session policy must allow "
+        f"Find the AssumeRole event for the session in {ctx.caller_account}'s CloudTrail "
+        f"(`{show(ctx, catalogue.ASSUME_ROLE_EVENTS)}`) and read requestParameters.policy / "
+        "policyArns; the session policy must allow "
         f"{ctx.action} too. A new session without it (or with it widened) fixes the denial.",
     ]
 
@@ -397,19 +404,16 @@ def _session_steps(ctx: Context) -> list[str]:
 def _vpc_endpoint_steps(ctx: Context) -> list[str]:
     service = ctx.facts.service or "s3"
     return [
-        f"The request went through a VPC endpoint for {service}: `aws ec2 describe-vpc-endpoints "
-        f"--filters Name=service-name,Values=com.amazonaws.<region>.{service}` in the caller's "
-        "account, and read each PolicyDocument.",
+        f"The request went through a VPC endpoint for {service}: "
+        f"`{show(ctx, catalogue.VPC_ENDPOINTS, service=service)}` in the caller's account, and "
+        "read each PolicyDocument.",
         f"The endpoint policy must allow {ctx.action} on the resource for {ctx.principal}"
         + (" and must not Deny it." if ctx.explicit else "."),
     ]
 
 
 def _key_state_steps(ctx: Context) -> list[str]:
-    describe = (
-        f"In {ctx.source_account}: `aws kms describe-key --key-id {ctx.key} --query "
-        "KeyMetadata.[KeyState,KeyManager,Arn]`."
-    )
+    describe = f"In {ctx.resource_account}: `{show(ctx, catalogue.KEY_METADATA)}`."
     form = ctx.verdict.form
     if form == "key_disabled":
         return [describe, "A key administrator in A re-enables it: `aws kms enable-key`."]
@@ -427,8 +431,8 @@ def _key_state_steps(ctx: Context) -> list[str]:
             describe + " Run it with the key's own Region (`--region`): keys are regional.",
             "Cross-account, name the key by its full key ARN: an alias or a bare key id is "
             "resolved in the caller's own account and Region.",
-            "Check the key recorded on the object, not the bucket default: `aws s3api "
-            f"head-object --bucket {ctx.bucket} --key <object-key> --query SSEKMSKeyId`.",
+            "Check the key recorded on the object, not the bucket default: "
+            f"`{show(ctx, catalogue.OBJECT_HEAD)} --query SSEKMSKeyId`.",
         ]
     return [describe]
 
@@ -436,8 +440,8 @@ def _key_state_steps(ctx: Context) -> list[str]:
 def _s3_ciphertext_steps(ctx: Context) -> list[str]:
     return [
         "The bucket policy is not it: S3 got as far as calling KMS, as the caller.",
-        "Find the key on the object: `aws s3api head-object --bucket "
-        f"{ctx.bucket} --key <object-key> --query SSEKMSKeyId` (works when GetObject does not).",
+        f"Find the key on the object: `{show(ctx, catalogue.OBJECT_HEAD)} --query SSEKMSKeyId` "
+        "(works when GetObject does not).",
         "Then check, for that key ARN: the caller's IAM policy in B allows kms:Decrypt on it; "
         "the key policy in A allows the caller; the key is Enabled, in the bucket's Region, and "
         "customer managed (aws/s3 can never be shared).",
@@ -492,9 +496,9 @@ def _unknown_steps(ctx: Context) -> list[str]:
             lead,
             f"Identity (in {ctx.caller_account}): does the caller's IAM policy allow s3:GetObject "
             "on the object and kms:Decrypt on the key ARN?",
-            f"Bucket policy (in {ctx.source_account}): does it allow s3:GetObject to this "
+            f"Bucket policy (in {ctx.resource_account}): does it allow s3:GetObject to this "
             "principal, and deny it nowhere?",
-            f"Key policy (in {ctx.source_account}): does it allow kms:Decrypt to this principal?",
+            f"Key policy (in {ctx.resource_account}): does it allow kms:Decrypt to this principal?",
             CLOUDTRAIL_SIGNATURES,
         ]
     if form == "no_context":
@@ -503,12 +507,12 @@ def _unknown_steps(ctx: Context) -> list[str]:
                 "This older form names no policy type: it cannot tell the caller's IAM policy "
                 "from the key policy.",
                 f"CloudTrail tells them apart: a Decrypt AccessDenied event in the key owner's "
-                f"trail ({ctx.source_account}) is the key policy; in the caller's trail "
+                f"trail ({ctx.resource_account}) is the key policy; in the caller's trail "
                 f"({ctx.caller_account}) it is the caller's IAM policy.",
                 f"Caller's side: {ctx.role}'s IAM policies in {ctx.caller_account} must allow "
                 f"{ctx.action} on {ctx.key} (the key ARN, not an alias).",
-                f"Key owner's side: `aws kms get-key-policy --key-id {ctx.key} --policy-name "
-                f"default --output text` in {ctx.source_account} must allow {ctx.action} to "
+                f"Key owner's side: `{show(ctx, catalogue.KEY_POLICY)}` in "
+                f"{ctx.resource_account} must allow {ctx.action} to "
                 f"{role_arn_for(ctx.facts.principal) or ctx.principal}.",
             ]
         return [
@@ -520,7 +524,7 @@ def _unknown_steps(ctx: Context) -> list[str]:
         return [
             "An explicit Deny wins over every Allow. Search for Deny statements matching "
             f"{ctx.action}: the caller's IAM policies and boundary in {ctx.caller_account}, the "
-            f"bucket or key policy in {ctx.source_account}, and the SCPs and RCPs of both "
+            f"bucket or key policy in {ctx.resource_account}, and the SCPs and RCPs of both "
             "organizations.",
         ]
     if form in _STEPS_BY_FORM:
@@ -566,8 +570,8 @@ def next_steps(ctx: Context) -> list[str]:
     if ctx.verdict.form == "kms_ciphertext_resource":
         steps.append(
             "Or the key is not where the caller looked: confirm the key ARN and its Region "
-            "(`aws kms describe-key --key-id <key ARN> --region <region>` in "
-            f"{ctx.source_account})."
+            f"(`{show(ctx, catalogue.KEY_METADATA, region=ctx.facts.region or 'REGION')}` in "
+            f"{ctx.resource_account})."
         )
     if ctx.verdict.from_trail:
         steps.insert(

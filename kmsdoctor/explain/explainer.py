@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from kmsdoctor.explain.advice import Context, command_for, next_steps, role_path_note, summary
+from kmsdoctor.explain.message_forms import classify
 from kmsdoctor.explain.model import Explanation
 from kmsdoctor.explain.parse import read_facts
-from kmsdoctor.explain.rules import classify
 from kmsdoctor.redact import redact
 
 

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
-# The locks and ceilings of DESIGN.md, plus `unknown` for "the message does not say".
-Lock = Literal[
-    "identity",
-    "bucket_policy",
-    "key_policy",
-    "scp",
-    "rcp",
-    "permissions_boundary",
-    "session_policy",
-    "vpc_endpoint",
-    "key_state",
-    "unknown",
-]
+from kmsdoctor.lock_catalogue import CATALOGUE, LockName
+
+# A lock of the catalogue, or `unknown` for "the message does not say".
+Lock = Literal[LockName, "unknown"]
 DenyType = Literal["explicit", "implicit"]
 
-LOCKS: tuple[str, ...] = get_args(Lock)
+# The locks an error message can name (the catalogue's, less the object), then `unknown`.
+LOCKS: tuple[str, ...] = (
+    *(spec.name for spec in CATALOGUE if spec.named_by_messages),
+    "unknown",
+)
 
 
 @dataclass(frozen=True)

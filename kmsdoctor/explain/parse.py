@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from kmsdoctor.arn import account_of, parse_arn, region_of
+
 # `aws` CLI and botocore: "An error occurred (AccessDenied) when calling the GetObject operation:
 # <message>"; botocore inserts "(reached max retries: N)" after retrying.
 _BOTOCORE = re.compile(
@@ -54,8 +56,6 @@ _POLICY_ARN = re.compile(
 _KMS_KEY_ARN = re.compile(r"arn:aws[\w-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
 _S3_ARN = re.compile(r"arn:aws[\w-]*:s3:::[^\s\"',]+")
 _S3_URI = re.compile(r"s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>[^\s\"']+))?")
-_PRINCIPAL_ACCOUNT = re.compile(r"^arn:aws[\w-]*:(?:iam|sts)::(?P<account>\d{12}):")
-_ARN_ACCOUNT = re.compile(r"^arn:aws[\w-]*:[a-z0-9-]+:(?P<region>[a-z0-9-]*):(?P<account>\d{12}):")
 
 # botocore operation name -> the IAM action it is authorised as. HeadObject is authorised as
 # s3:GetObject, and ListObjects(V2) as s3:ListBucket.
@@ -101,8 +101,9 @@ class Facts:
         """`s3`, `kms`, ... from the action, else from the resource ARN."""
         if self.action and ":" in self.action:
             return self.action.split(":", 1)[0].lower()
-        if self.resource and self.resource.startswith("arn:"):
-            return self.resource.split(":")[2] or None
+        resource = parse_arn(self.resource or "")
+        if resource is not None:
+            return resource.service
         return None
 
     @property
@@ -115,19 +116,19 @@ class Facts:
 
     @property
     def caller_account(self) -> str | None:
-        """B: the principal's account."""
-        match = _PRINCIPAL_ACCOUNT.match(self.principal or "")
-        return match.group("account") if match else self.caller_account_hint
+        """The caller account: the principal's."""
+        principal = parse_arn(self.principal or "")
+        if principal is not None and principal.service in ("iam", "sts") and principal.account:
+            return principal.account
+        return self.caller_account_hint
 
     @property
-    def source_account(self) -> str | None:
-        """A: the account of the KMS key (which, in the problem kmsdoctor solves, also owns the
-        bucket). S3 ARNs carry no account, so a bucket alone names none."""
+    def resource_account(self) -> str | None:
+        """The resource account: the KMS key's (which, in the problem kmsdoctor solves, also
+        owns the bucket). S3 ARNs carry no account, so a bucket alone names none."""
         key = self.key_arn
-        if key:
-            match = _ARN_ACCOUNT.match(key)
-            if match:
-                return match.group("account")
+        if key and account_of(key):
+            return account_of(key)
         return self.resource_account_hint
 
 
@@ -215,16 +216,15 @@ def _with_named_fields(facts: Facts) -> Facts:
 
 def _with_location(facts: Facts) -> Facts:
     bucket, object_key, region = facts.bucket, facts.object_key, facts.region
-    if facts.resource and facts.resource.startswith("arn:") and ":s3:::" in facts.resource:
-        path = facts.resource.split(":s3:::", 1)[1]
-        bucket_part, _, key_part = path.partition("/")
+    resource = parse_arn(facts.resource or "")
+    if resource is not None and resource.service == "s3":
+        bucket_part, _, key_part = resource.resource.partition("/")
         bucket = bucket or bucket_part
         # A policy's "bucket/*" is not an object key.
         object_key = object_key or (key_part if key_part and "*" not in key_part else None)
     key_arn = facts.key_arn
     if key_arn and region is None:
-        match = _ARN_ACCOUNT.match(key_arn)
-        region = match.group("region") if match else None
+        region = region_of(key_arn) or None
     return replace(facts, bucket=bucket, object_key=object_key, region=region)
 
 

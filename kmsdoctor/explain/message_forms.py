@@ -34,7 +34,7 @@ RESOURCE_POLICY = "resource_policy"
 
 
 @dataclass(frozen=True)
-class Rule:
+class MessageForm:
     """One known message form. `form` is a stable name the advice and the tests refer to."""
 
     form: str
@@ -49,62 +49,62 @@ class Rule:
         return facts.code is not None and facts.code in self.codes
 
 
-def _rule(
+def _form(
     form: str,
     pattern: str | None,
     lock: str,
     deny_type: DenyType | None,
     codes: tuple[str, ...] = (),
-) -> Rule:
+) -> MessageForm:
     compiled = re.compile(pattern, re.IGNORECASE) if pattern is not None else None
-    return Rule(form, compiled, lock, deny_type, codes)
+    return MessageForm(form, compiled, lock, deny_type, codes)
 
 
 _EXPLICIT = r"with an explicit deny in (?:an? |the )?"
 _IMPLICIT = r"because no "
 
-RULES: tuple[Rule, ...] = (
+MESSAGE_FORMS: tuple[MessageForm, ...] = (
     # -- AWS named the policy type ---------------------------------------------------------------
-    _rule(
+    _form(
         "scp_through_vpc_endpoint",
         _EXPLICIT + r"VPC endpoint policy transitively through an? service control policy",
         "scp",
         "explicit",
     ),
-    _rule("identity_explicit", _EXPLICIT + r"identity-based polic", "identity", "explicit"),
-    _rule("identity_implicit", _IMPLICIT + r"identity-based policy allows", "identity", "implicit"),
-    _rule("resource_explicit", _EXPLICIT + r"resource-based polic", RESOURCE_POLICY, "explicit"),
-    _rule(
+    _form("identity_explicit", _EXPLICIT + r"identity-based polic", "identity", "explicit"),
+    _form("identity_implicit", _IMPLICIT + r"identity-based policy allows", "identity", "implicit"),
+    _form("resource_explicit", _EXPLICIT + r"resource-based polic", RESOURCE_POLICY, "explicit"),
+    _form(
         "resource_implicit",
         _IMPLICIT + r"resource-based policy allows",
         RESOURCE_POLICY,
         "implicit",
     ),
-    _rule("scp_explicit", _EXPLICIT + r"service control polic", "scp", "explicit"),
-    _rule("scp_implicit", _IMPLICIT + r"service control policy allows", "scp", "implicit"),
-    _rule("rcp_explicit", _EXPLICIT + r"resource control polic", "rcp", "explicit"),
-    _rule("rcp_implicit", _IMPLICIT + r"resource control policy allows", "rcp", "implicit"),
-    _rule(
+    _form("scp_explicit", _EXPLICIT + r"service control polic", "scp", "explicit"),
+    _form("scp_implicit", _IMPLICIT + r"service control policy allows", "scp", "implicit"),
+    _form("rcp_explicit", _EXPLICIT + r"resource control polic", "rcp", "explicit"),
+    _form("rcp_implicit", _IMPLICIT + r"resource control policy allows", "rcp", "implicit"),
+    _form(
         "boundary_explicit", _EXPLICIT + r"permissions? boundar", "permissions_boundary", "explicit"
     ),
-    _rule(
+    _form(
         "boundary_implicit",
         _IMPLICIT + r"permissions? boundary allows",
         "permissions_boundary",
         "implicit",
     ),
     # AWS's own example says "sessions policy".
-    _rule("session_explicit", _EXPLICIT + r"sessions? polic", "session_policy", "explicit"),
-    _rule("session_implicit", _IMPLICIT + r"sessions? policy allows", "session_policy", "implicit"),
-    _rule("vpc_endpoint_explicit", _EXPLICIT + r"VPC endpoint polic", "vpc_endpoint", "explicit"),
-    _rule(
+    _form("session_explicit", _EXPLICIT + r"sessions? polic", "session_policy", "explicit"),
+    _form("session_implicit", _IMPLICIT + r"sessions? policy allows", "session_policy", "implicit"),
+    _form("vpc_endpoint_explicit", _EXPLICIT + r"VPC endpoint polic", "vpc_endpoint", "explicit"),
+    _form(
         "vpc_endpoint_implicit",
         _IMPLICIT + r"VPC endpoint policy allows",
         "vpc_endpoint",
         "implicit",
     ),
     # -- KMS: the key policy, or no such key here; implicit or explicit is not said ---------------
-    _rule(
+    _form(
         "kms_ciphertext_resource",
         r"because the resource does not exist in this Region, no resource-based policies allow"
         r" access, or a resource-based policy explicitly denies access",
@@ -112,40 +112,40 @@ RULES: tuple[Rule, ...] = (
         None,
     ),
     # -- KMS key state: no policy decided anything -----------------------------------------------
-    _rule(
+    _form(
         "key_disabled",
         r"(?:kms:\S+|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}|\bkey) is disabled\b",
         "key_state",
         None,
         ("DisabledException",),
     ),
-    _rule("key_pending_deletion", r"\bis pending deletion\b", "key_state", None),
-    _rule("key_pending_import", r"\bis pending import\b", "key_state", None),
-    _rule(
+    _form("key_pending_deletion", r"\bis pending deletion\b", "key_state", None),
+    _form("key_pending_import", r"\bis pending import\b", "key_state", None),
+    _form(
         "key_not_found",
         r"\bKey '[^']+' does not exist\b|\bInvalid keyId\b|\bAlias '?arn:[^ ']+'? is not found\b",
         "key_state",
         None,
         ("NotFoundException",),
     ),
-    _rule("key_invalid_state", None, "key_state", None, ("KMSInvalidStateException",)),
+    _form("key_invalid_state", None, "key_state", None, ("KMSInvalidStateException",)),
     # -- S3 reporting that its kms:Decrypt call failed: identity, key policy or key state --------
     # Historically spelled "master"; "mastr" is accepted too in case a copy carries the typo.
-    _rule(
+    _form(
         "s3_kms_ciphertext",
         r"The ciphertext refers to a customer mast(?:e)?r key (?:that|which) does not exist",
         "unknown",
         None,
     ),
     # -- Credentials, not a lock: the request was never authorised at all ------------------------
-    _rule(
+    _form(
         "credentials_unknown_key",
         r"The AWS Access Key Id you provided does not exist in our records",
         "unknown",
         None,
         ("InvalidAccessKeyId",),
     ),
-    _rule(
+    _form(
         "credentials_expired",
         r"The provided token has expired|security token included in the request is expired"
         r"|\bExpiredToken\b",
@@ -153,14 +153,14 @@ RULES: tuple[Rule, ...] = (
         None,
         ("ExpiredToken", "ExpiredTokenException", "TokenRefreshRequired"),
     ),
-    _rule(
+    _form(
         "credentials_invalid_token",
         r"The security token included in the request is invalid",
         "unknown",
         None,
         ("InvalidClientTokenId", "UnrecognizedClientException", "InvalidToken"),
     ),
-    _rule(
+    _form(
         "credentials_signature",
         r"The request signature we calculated does not match the signature you provided",
         "unknown",
@@ -168,14 +168,14 @@ RULES: tuple[Rule, ...] = (
         ("SignatureDoesNotMatch",),
     ),
     # -- Denied, but the policy type is not named ------------------------------------------------
-    _rule("explicit_untyped", r"with an explicit deny\b", "unknown", "explicit"),
-    _rule("no_context", r"is not authorized to perform", "unknown", None),
+    _form("explicit_untyped", r"with an explicit deny\b", "unknown", "explicit"),
+    _form("no_context", r"is not authorized to perform", "unknown", None),
     # S3's answer to callers outside the bucket owner's account or organization.
-    _rule("bare_access_denied", r"^Access Denied\.?$", "unknown", None),
+    _form("bare_access_denied", r"^Access Denied\.?$", "unknown", None),
     # A HEAD request has no body, so botocore can only say "403 ... Forbidden".
-    _rule("bare_forbidden", r"^Forbidden\.?$", "unknown", None),
+    _form("bare_forbidden", r"^Forbidden\.?$", "unknown", None),
     # AccessDenied with nothing else we know: still the three-locks question.
-    _rule("bare_access_denied", None, "unknown", None, ("AccessDenied", "AccessDeniedException")),
+    _form("bare_access_denied", None, "unknown", None, ("AccessDenied", "AccessDeniedException")),
 )
 
 
@@ -190,10 +190,10 @@ class Verdict:
 
 def classify(facts: Facts) -> Verdict:
     """The first matching row, its lock resolved; `form` None when no row matched."""
-    for rule in RULES:
-        if rule.matches(facts):
-            lock = _resolve_lock(rule.lock, facts)
-            verdict = Verdict(rule.form, lock, rule.deny_type)
+    for known in MESSAGE_FORMS:
+        if known.matches(facts):
+            lock = _resolve_lock(known.lock, facts)
+            verdict = Verdict(known.form, lock, known.deny_type)
             return _with_trail_clue(verdict, facts)
     return Verdict(None, "unknown", None)
 
@@ -223,7 +223,7 @@ def _with_trail_clue(verdict: Verdict, facts: Facts) -> Verdict:
         return verdict
     if facts.service != "kms" or not (facts.action or "").split(":")[-1].startswith(_KMS_CALLS):
         return verdict
-    key_account, caller, trail = facts.source_account, facts.caller_account, facts.trail_account
+    key_account, caller, trail = facts.resource_account, facts.caller_account, facts.trail_account
     if not (key_account and caller and trail) or key_account == caller:
         return verdict
     if trail == key_account:
