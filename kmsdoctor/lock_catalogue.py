@@ -471,16 +471,16 @@ _SIDE_WORDS = {
 def markdown_table() -> str:
     """The lock table of docs/architecture.md (between its lock-catalogue markers)."""
     lines = [
-        "| lock | kind | owned by | engine layer | decides | show current |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| lock | label | kind | owned by | engine layer | decides | show current |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for spec in CATALOGUE:
         layer = f"`{spec.policy_layer}`" if spec.policy_layer else "—"
         requests = ", ".join(spec.requests)
         commands = "<br>".join(f"`{command.template()}`" for command in spec.show_current)
         lines.append(
-            f"| `{spec.name}` | {spec.kind} | {_SIDE_WORDS[spec.side]} | {layer} | {requests} "
-            f"| {commands} |"
+            f"| `{spec.name}` | {spec.label} | {spec.kind} | {_SIDE_WORDS[spec.side]} | {layer} "
+            f"| {requests} | {commands} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -210,8 +210,8 @@ def _principal_and_keys(
         keys["aws:PrincipalOrgID"] = org.value.id
     elif org.is_unknown:
         assumptions.append(
-            f"B's organization is not known ({org.reason()}): aws:PrincipalOrgID left out of the "
-            "request, so conditions on it do not match"
+            f"the caller account's organization is not known ({org.reason()}): "
+            "aws:PrincipalOrgID left out of the request, so conditions on it do not match"
         )
 
     request_principal = RequestPrincipal(
@@ -244,7 +244,8 @@ def _authorizations(
     s3_keys["s3:signatureversion"] = "AWS4-HMAC-SHA256"
     s3_keys["s3:authType"] = "REST-HEADER"
     if len(ctx.s3_endpoints) == 1:
-        # With one S3 endpoint in B's Region, the caller is taken to reach S3 through it.
+        # With one S3 endpoint in the caller account's Region, the caller is taken to reach S3
+        # through it.
         endpoint = ctx.s3_endpoints[0]
         s3_keys["aws:SourceVpce"] = endpoint.endpoint_id
         s3_keys["aws:SourceVpc"] = endpoint.vpc_id
@@ -254,8 +255,8 @@ def _authorizations(
     elif len(ctx.s3_endpoints) > 1:
         ids = ", ".join(e.endpoint_id for e in ctx.s3_endpoints)
         ctx.assumptions.append(
-            f"B has several S3 endpoints ({ids}); which one the caller uses is not known, so "
-            "aws:SourceVpce is left out and every endpoint policy is checked"
+            f"the caller account has several S3 endpoints ({ids}); which one the caller uses is "
+            "not known, so aws:SourceVpce is left out and every endpoint policy is checked"
         )
     if ctx.operation == "write":
         _add_write_encryption_headers(ctx, s3_keys)

@@ -145,7 +145,10 @@ def _identity_layer(ctx: RequestContext) -> PolicyLayer:
     entity = principal.entity
     if entity.status == "absent":
         layer.takes_part = False
-        layer.not_part_reason = f"{principal.arn} does not exist in B ({entity.reason()})"
+        layer.not_part_reason = (
+            f"{principal.arn} does not exist in the caller account {ctx.caller_account} "
+            f"({entity.reason()})"
+        )
         return layer
     if entity.is_unknown:
         layer.unknown_reasons.append(f"{principal.arn} could not be read ({entity.reason()})")
@@ -241,11 +244,16 @@ def _vpc_endpoint_layer(ctx: RequestContext) -> PolicyLayer:
     fetched = ctx.snapshot.target.vpc_endpoints
     layer = PolicyLayer()
     if fetched.is_unknown:
-        layer.unknown_reasons.append(f"B's VPC endpoints not readable ({fetched.reason()})")
+        layer.unknown_reasons.append(
+            f"the VPC endpoints of the caller account {ctx.caller_account} not readable "
+            f"({fetched.reason()})"
+        )
         return layer
     if not ctx.s3_endpoints:
         layer.takes_part = False
-        layer.not_part_reason = f"B has no S3 VPC endpoint in {ctx.region}"
+        layer.not_part_reason = (
+            f"the caller account {ctx.caller_account} has no S3 VPC endpoint in {ctx.region}"
+        )
         return layer
     for endpoint in ctx.s3_endpoints:
         named = endpoint.policy or NamedPolicy(
@@ -307,9 +315,19 @@ def gather_policies(ctx: RequestContext) -> PolicySet:
             "session",
             absent_reason="the session was made without a session policy",
         ),
-        scp=_org_layer(snapshot.target.scps, "scp", "SCP", f"B ({ctx.caller_account})", scp_exempt),
+        scp=_org_layer(
+            snapshot.target.scps,
+            "scp",
+            "SCP",
+            f"the caller account {ctx.caller_account}",
+            scp_exempt,
+        ),
         rcp=_org_layer(
-            snapshot.source.rcps, "rcp", "RCP", f"A ({ctx.resource_account})", rcp_exempt
+            snapshot.source.rcps,
+            "rcp",
+            "RCP",
+            f"the resource account {ctx.resource_account}",
+            rcp_exempt,
         ),
         vpc_endpoint=_vpc_endpoint_layer(ctx),
     )
@@ -376,8 +394,8 @@ def _inputs_for(
         return [[p.compiled for p in level] for level in layer.levels]
 
     resource = policies.bucket_policy if auth.service == "s3" else policies.key_policy
-    # The S3→KMS call is made by S3, not through the caller's network: endpoint policies in B
-    # take part only in the S3 request.
+    # The S3→KMS call is made by S3, not through the caller's network: endpoint policies in the
+    # caller account take part only in the S3 request.
     endpoints = compiled(policies.vpc_endpoint) if auth.service == "s3" else []
     return AccessInputs(
         resource_account=ctx.resource_account,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from kmsdoctor.arn import account_of, name_of, partition_of
 from kmsdoctor.aws import call, client, session_for
 from kmsdoctor.concurrency import worker_pool
 from kmsdoctor.probe.subject import probe_subject
@@ -182,9 +183,11 @@ def event_is_for(event: DeniedEvent, principal: PrincipalInfo, key_arn: str | No
         return False
     if principal.arn in (event.session_issuer, event.principal):
         return True
-    parts = principal.arn.split(":")
-    partition, account = (parts[1], parts[4]) if len(parts) >= 6 else ("aws", "")
-    name = principal.arn.rsplit("/", 1)[-1]
+    partition, account, name = (
+        partition_of(principal.arn),
+        account_of(principal.arn),
+        name_of(principal.arn),
+    )
     if principal.kind == "role" and event.principal.startswith(
         f"arn:{partition}:sts::{account}:assumed-role/{name}/"
     ):

@@ -1,4 +1,4 @@
-"""The JSON contract of DESIGN.md §4 and the exit codes, through the real `analyze` command."""
+"""The JSON contract (docs/json-output.md) and the exit codes, through the `analyze` command."""
 
 from __future__ import annotations
 

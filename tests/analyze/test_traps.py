@@ -1,4 +1,4 @@
-"""The configuration traps of DESIGN.md §1 and the least-privilege problems of the references,
+"""The configuration traps of docs/findings.md and the least-privilege problems of the references,
 built as snapshots. One test per incident."""
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from kmsdoctor.analyze.rules import (  # noqa: F401  (importing registers the ru
     identity,
     key_policy,
     key_state,
-    object,
-    policy_text,
+    object_checks,
+    policy_warnings,
     probe,
 )
 from kmsdoctor.analyze.rules.base import REGISTRY, Rule, RuleHit, rule

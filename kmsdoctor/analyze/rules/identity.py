@@ -5,12 +5,6 @@ from __future__ import annotations
 from kmsdoctor.analyze import fixes
 from kmsdoctor.analyze.evaluation import PrincipalEvaluation
 from kmsdoctor.analyze.model import Fix
-from kmsdoctor.analyze.policytext import (
-    copy_statement,
-    replace_condition_values,
-    resources,
-    statement_at,
-)
 from kmsdoctor.analyze.rules.base import (
     RuleHit,
     allow_near_misses,
@@ -22,6 +16,12 @@ from kmsdoctor.analyze.rules.base import (
     request_decision,
     rule,
     statement_place,
+)
+from kmsdoctor.analyze.statement_text import (
+    copy_statement,
+    replace_condition_values,
+    resources,
+    statement_at,
 )
 from kmsdoctor.policy.model import StatementTrace
 

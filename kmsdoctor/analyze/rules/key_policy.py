@@ -5,7 +5,6 @@ from __future__ import annotations
 from kmsdoctor.analyze import fixes
 from kmsdoctor.analyze.evaluation import PrincipalEvaluation
 from kmsdoctor.analyze.model import Fix
-from kmsdoctor.analyze.policytext import replace_condition_values, statement_at
 from kmsdoctor.analyze.rules import resource_common as common
 from kmsdoctor.analyze.rules.base import (
     RuleHit,
@@ -15,6 +14,7 @@ from kmsdoctor.analyze.rules.base import (
     statement_place,
 )
 from kmsdoctor.analyze.rules.identity import via_service_hits
+from kmsdoctor.analyze.statement_text import replace_condition_values, statement_at
 
 ENCRYPTION_CONTEXT_KEY = "kms:EncryptionContext:aws:s3:arn"
 

@@ -12,15 +12,6 @@ from typing import Any
 from kmsdoctor.analyze import fixes
 from kmsdoctor.analyze.evaluation import PrincipalEvaluation, SourcedPolicy
 from kmsdoctor.analyze.model import Fix
-from kmsdoctor.analyze.policytext import (
-    aws_principals,
-    copy_statement,
-    has_conditions,
-    is_account_root,
-    is_unique_id,
-    remove_condition_keys,
-    statements,
-)
 from kmsdoctor.analyze.rules.base import (
     RuleHit,
     allow_near_misses,
@@ -31,6 +22,15 @@ from kmsdoctor.analyze.rules.base import (
     key_is,
     statement_place,
     targets_request,
+)
+from kmsdoctor.analyze.statement_text import (
+    aws_principals,
+    copy_statement,
+    has_conditions,
+    is_account_root,
+    is_unique_id,
+    remove_condition_keys,
+    statements,
 )
 from kmsdoctor.policy.model import StatementTrace
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from kmsdoctor.analyze import fixes
-from kmsdoctor.analyze.context import KMS_ALGORITHMS
 from kmsdoctor.analyze.evaluation import PrincipalEvaluation
 from kmsdoctor.analyze.locks import object_owned_by_other_account
 from kmsdoctor.analyze.model import Fix
 from kmsdoctor.analyze.rules.base import RuleHit, rule
 from kmsdoctor.analyze.rules.key_state import same_key
+from kmsdoctor.s3_request import KMS_ALGORITHMS
 
 
 @rule(
