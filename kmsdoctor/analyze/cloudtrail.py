@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from kmsdoctor.analyze.context import RequestContext
 from kmsdoctor.analyze.model import LockResult
-from kmsdoctor.lock_catalogue import aws_cli
+from kmsdoctor.lock_catalogue import aws_cli, lock_spec
 
 
 def _lookup_decrypt(ctx: RequestContext, account_side: str) -> str:
@@ -99,14 +99,12 @@ def cloudtrail_hint(lock_name: str, lock: LockResult, ctx: RequestContext) -> st
             f"A's trail ({ctx.resource_account}) records the denial — {_kms_event(ctx)}. "
             f"Look up: {_lookup_decrypt(ctx, 'A')}"
         )
-    if lock_name == "scp":
-        return _ceiling_hint(ctx, lock, "service control policy", f"B ({ctx.caller_account})")
+    policy_type = lock_spec(lock_name).policy_type or lock_name
     if lock_name == "rcp":
-        return _ceiling_hint(ctx, lock, "resource control policy", f"A ({ctx.resource_account})")
-    if lock_name == "permissions_boundary":
-        return _ceiling_hint(ctx, lock, "permissions boundary", f"B ({ctx.caller_account})")
-    if lock_name == "session_policy":
-        return _ceiling_hint(ctx, lock, "session policy", f"B ({ctx.caller_account})")
+        # An RCP guards the resource account: its trail records the denied KMS call.
+        return _ceiling_hint(ctx, lock, policy_type, f"A ({ctx.resource_account})")
+    if lock_name in ("scp", "permissions_boundary", "session_policy"):
+        return _ceiling_hint(ctx, lock, policy_type, f"B ({ctx.caller_account})")
     if lock_name == "vpc_endpoint":
         return (
             f"A's S3 data events — {_s3_data_event(ctx)}, with vpcEndpointId set; the "

@@ -12,6 +12,7 @@ from typing import Any
 
 from kmsdoctor.analyze.context import Authorization, RequestContext
 from kmsdoctor.analyze.model import LockResult
+from kmsdoctor.lock_catalogue import LockName
 from kmsdoctor.policy import evaluate_access, parse_policy
 from kmsdoctor.policy.model import (
     AccessDecision,
@@ -73,17 +74,21 @@ class PolicySet:
     rcp: PolicyLayer
     vpc_endpoint: PolicyLayer
 
+    def by_lock(self) -> dict[LockName, PolicyLayer]:
+        """Each policy lock of the catalogue and the layer of policies that decides it."""
+        return {
+            "identity": self.identity,
+            "bucket_policy": self.bucket_policy,
+            "key_policy": self.key_policy,
+            "permissions_boundary": self.permissions_boundary,
+            "session_policy": self.session_policy,
+            "scp": self.scp,
+            "rcp": self.rcp,
+            "vpc_endpoint": self.vpc_endpoint,
+        }
+
     def find(self, policy_name: str) -> SourcedPolicy | None:
-        for layer in (
-            self.identity,
-            self.bucket_policy,
-            self.key_policy,
-            self.permissions_boundary,
-            self.session_policy,
-            self.scp,
-            self.rcp,
-            self.vpc_endpoint,
-        ):
+        for layer in self.by_lock().values():
             for policy in layer.all_policies():
                 if policy.name == policy_name:
                     return policy

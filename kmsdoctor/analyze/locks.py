@@ -1,8 +1,10 @@
-"""One small evaluator per lock, ceiling and configuration check.
+"""One small evaluator per lock, ceiling and configuration check of the lock catalogue.
 
 Each reads a `PrincipalEvaluation` (the engine's decisions plus what the snapshot could and could
-not read) and returns a `LockResult`. The rules that explain *why* a lock is shut live in
-`rules/`; here we only decide the status and give the deciding evidence.
+not read) and returns a `LockResult` with typed evidence (evidence.py). Which engine layer decides
+a lock and which requests it covers come from `kmsdoctor.lock_catalogue`; the five ceilings are
+one `CeilingLock` class with five data instances. The rules that explain *why* a lock is shut
+live in `rules/`; here we only decide the status and give the deciding evidence.
 
 Status mapping from an engine layer decision:
 
@@ -359,7 +361,7 @@ class CeilingLock(Lock):
         commands = show_current(ev.ctx, self.name)
         how = self.how + (": " + " and ".join(commands) if commands else "")
         note = _CEILING_NOTE.format(what=self.noun, how=how)
-        layer: PolicyLayer = getattr(ev.policies, self.name)
+        layer = ev.policies.by_lock()[self.name]
         return evaluate_policy_layer(ev, self.name, layer, self.describe(ev.ctx), note)
 
 

@@ -315,7 +315,7 @@ def _first_resource(record: dict[str, Any], service: str | None) -> tuple[str | 
 
 def _request_resource(request: dict[str, Any], service: str | None) -> str | None:
     key_id = _text(request.get("keyId"))
-    if service == "kms" and key_id and key_id.startswith("arn:"):
+    if service == "kms" and key_id and parse_arn(key_id) is not None:
         return key_id
     bucket, key = _text(request.get("bucketName")), _text(request.get("key"))
     if service == "s3" and bucket:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from kmsdoctor.arn import account_of, name_of, partition_of
+from kmsdoctor.arn import account_of, name_of, parse_arn, partition_of
 from kmsdoctor.aws import call, client, session_for
 from kmsdoctor.concurrency import worker_pool
 from kmsdoctor.probe.subject import probe_subject
@@ -157,7 +157,7 @@ def _denied_event(raw: dict[str, Any]) -> DeniedEvent | None:
     keys |= {
         str(r.get("ResourceName"))
         for r in raw.get("Resources") or []
-        if str(r.get("ResourceName", "")).startswith("arn:")
+        if parse_arn(str(r.get("ResourceName", ""))) is not None
     }
     return DeniedEvent(
         event_id=str(record.get("eventID") or raw.get("EventId") or ""),

@@ -23,6 +23,7 @@ from kmsdoctor.analyze.statement_text import (
     resources,
     statement_at,
 )
+from kmsdoctor.arn import is_alias_reference
 from kmsdoctor.policy.model import StatementTrace
 
 
@@ -163,12 +164,12 @@ def identity_alias_resource(ev: PrincipalEvaluation) -> list[RuleHit]:
         raw = _raw_statement(ev, trace)
         if raw is None:
             continue
-        aliases = [r for r in resources(raw) if ":alias/" in r]
+        aliases = [r for r in resources(raw) if is_alias_reference(r)]
         if not aliases:
             continue
         seen.add((trace.policy_name, trace.index))
         corrected = copy_statement(raw)
-        kept = [r for r in resources(raw) if ":alias/" not in r]
+        kept = [r for r in resources(raw) if not is_alias_reference(r)]
         new_resources = [*kept, ctx.key_arn] if ctx.key_arn else kept
         corrected["Resource"] = new_resources[0] if len(new_resources) == 1 else new_resources
         detail = (

@@ -13,17 +13,7 @@ from kmsdoctor.analyze.rules.base import RuleHit, rule
 
 
 def _layers_by_lock(ev: PrincipalEvaluation) -> list[tuple[LockName, PolicyLayer]]:
-    policies = ev.policies
-    return [
-        ("identity", policies.identity),
-        ("bucket_policy", policies.bucket_policy),
-        ("key_policy", policies.key_policy),
-        ("permissions_boundary", policies.permissions_boundary),
-        ("session_policy", policies.session_policy),
-        ("scp", policies.scp),
-        ("rcp", policies.rcp),
-        ("vpc_endpoint", policies.vpc_endpoint),
-    ]
+    return list(ev.policies.by_lock().items())
 
 
 @rule(
