@@ -11,8 +11,10 @@ one SCP level. The benchmark alternates the two and reports both rates.
 
 from __future__ import annotations
 
+import itertools
+import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from statistics import median
 
 from kmsdoctor.policy import (
@@ -239,6 +241,167 @@ def measure_unseen(seconds: float, requests: int = 4000) -> float:
     return per_call
 
 
+# --- first pass on fresh requests --------------------------------------------------------------
+#
+# `who-can` over an account's roles and a check over a prefix of objects ask questions the
+# engine has never seen: every request names a new principal and a new object, and some
+# principals bring policies of their own. Each run below builds such a batch from scratch, with
+# names no earlier run used (so nothing of it is in the engine's memos or caches), the way the
+# analysis does it: every principal's policies are handed to `parse_policy` for that principal
+# (the documents it shares with other principals are equal, as read from one snapshot), and one
+# pass over the batch is timed.
+
+FRESH_REQUESTS = 2000
+# One principal in this many brings an inline policy of its own (who-can's roles each have
+# some); every principal also attaches one of a few managed policies shared by many.
+FRESH_POLICY_EVERY = 4
+SHARED_MANAGED_POLICIES = 8
+
+_fresh_runs = itertools.count()
+
+
+@dataclass
+class FreshBatch:
+    """One batch of never-seen requests, the policies they meet, and what parsing them cost."""
+
+    scenario: list[tuple[AccessInputs, Request]]
+    principals: int
+    parse_calls: int  # parse_policy calls made while building the batch
+    own_policies: int  # principals with an inline policy no other principal has
+    parse_cpu_seconds: float
+
+
+def _renamed(document: dict, replacements: dict[str, str]) -> dict:
+    """`document` with every occurrence of each key of `replacements` replaced: new text, so a
+    policy no earlier run has parsed."""
+    text = json.dumps(document)
+    for old, new in replacements.items():
+        text = text.replace(old, new)
+    return json.loads(text)
+
+
+def build_fresh(requests: int = FRESH_REQUESTS) -> FreshBatch:
+    """`requests` evaluations (s3:GetObject and kms:Decrypt halves) of never-seen reads.
+
+    Each read is by its own principal (a new role and session in the caller account, with its
+    own unique id) of its own object. Every principal has the bucket policy, key policy,
+    boundary, SCP and one of SHARED_MANAGED_POLICIES managed policies, each parsed for it;
+    every FRESH_POLICY_EVERY-th principal also has an inline policy of its own, the others a
+    shared one. Everything is named after the run, so the batch is new to the engine however
+    many runs came before.
+    """
+    run = next(_fresh_runs)
+    bucket = f"fresh-run{run}-artefacts"
+    key_arn = f"arn:aws:kms:eu-west-1:111111111111:key/{run:08d}-12ab-34cd-56ef-1234567890ab"
+    names = {
+        "tooling-pipeline-artefacts": bucket,
+        "tooling-*": "fresh-*",
+        KEY_ARN: key_arn,
+        "StagingDeployRole": f"Run{run}Deploy",
+        "o-exampleorg": f"o-run{run}org",
+    }
+    key_document = _renamed(KEY_POLICY, names)
+    bucket_document = _renamed(BUCKET_POLICY, names)
+    boundary_document = _renamed(BOUNDARY, names)
+    scp_document = _renamed(SCP, names)
+    shared_inline = _renamed(IDENTITY_POLICIES[1], names)
+    managed_documents = []
+    for index in range(SHARED_MANAGED_POLICIES):
+        document = _renamed(IDENTITY_POLICIES[0], names)
+        document["Statement"][0]["Sid"] = f"ReadArtefacts{index}"
+        document["Statement"][0]["Resource"].append(f"arn:aws:s3:::{bucket}-team{index}/*")
+        managed_documents.append(document)
+
+    principal_count = max(1, requests // 2)
+    scenario: list[tuple[AccessInputs, Request]] = []
+    parse_cpu = 0.0
+    parse_calls = 0
+    own_policies = 0
+    for index in range(principal_count):
+        role = f"Run{run}Role{index:05d}"
+        role_arn = f"arn:aws:iam::222222222222:role/{role}"
+        object_arn = f"arn:aws:s3:::{bucket}/{role}/part-{index:06d}.parquet"
+        inline_document = shared_inline
+        if index % FRESH_POLICY_EVERY == 0:
+            inline_document = _renamed(IDENTITY_POLICIES[1], names)
+            inline_document["Statement"].append(
+                {
+                    "Sid": "OwnPrefix",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Resource": f"arn:aws:s3:::{bucket}/{role}/*",
+                }
+            )
+            own_policies += 1
+
+        started = time.process_time()
+        managed = index % SHARED_MANAGED_POLICIES
+        identity = [
+            parse_policy(managed_documents[managed], name=f"managed policy Shared{managed}"),
+            parse_policy(inline_document, name=f"inline policy {role}"),
+        ]
+        bucket_policy = parse_policy(bucket_document, name="bucket policy", kind="resource")
+        key_policy = parse_policy(key_document, name="key policy", kind="resource")
+        boundary = parse_policy(
+            boundary_document, name="permissions boundary", kind="permissions_boundary"
+        )
+        scps = [[parse_policy(scp_document, name="SCP FullAWSAccess on root", kind="scp")]]
+        parse_cpu += time.process_time() - started
+        parse_calls += 6
+
+        principal = RequestPrincipal(
+            arn=f"arn:aws:sts::222222222222:assumed-role/{role}/session{index}",
+            account="222222222222",
+            entity_arn=role_arn,
+            unique_id=f"AROA{run:06d}{index:011d}",
+        )
+        context = {
+            "aws:PrincipalOrgID": f"o-run{run}org",
+            "aws:PrincipalAccount": "222222222222",
+            "aws:PrincipalArn": role_arn,
+            "aws:SecureTransport": "true",
+            "aws:RequestedRegion": "eu-west-1",
+            "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+            "kms:CallerAccount": "222222222222",
+            "kms:EncryptionContext:aws:s3:arn": object_arn,
+        }
+        for service, action, resource, policy in (
+            ("s3", "s3:GetObject", object_arn, bucket_policy),
+            ("kms", "kms:Decrypt", key_arn, key_policy),
+        ):
+            inputs = AccessInputs(
+                resource_account="111111111111",
+                resource_service=service,  # type: ignore[arg-type]
+                identity=identity,
+                resource_policy=policy,
+                permissions_boundary=boundary,
+                scps=scps,
+            )
+            scenario.append((inputs, Request(action, resource, principal, context)))
+    return FreshBatch(
+        scenario=scenario[:requests],
+        principals=principal_count,
+        parse_calls=parse_calls,
+        own_policies=own_policies,
+        parse_cpu_seconds=parse_cpu,
+    )
+
+
+def measure_first_pass(requests: int = FRESH_REQUESTS) -> tuple[float, float, FreshBatch]:
+    """(first-pass evaluations per CPU-second, second-pass ones, the batch) for a new batch."""
+    batch = build_fresh(requests)
+    scenario = batch.scenario
+    started = time.process_time()
+    for inputs, request in scenario:
+        evaluate_access(inputs, request)
+    first = len(scenario) / max(time.process_time() - started, 1e-9)
+    started = time.process_time()
+    for inputs, request in scenario:
+        evaluate_access(inputs, request)
+    second = len(scenario) / max(time.process_time() - started, 1e-9)
+    return first, second, batch
+
+
 def _check_allowed(scenario: list[tuple[AccessInputs, Request]]) -> None:
     for inputs, request in scenario:
         decision = evaluate_access(inputs, request)
@@ -296,6 +459,23 @@ def main(repeats: int = 5, seconds: float = 1.0) -> None:
     print(
         f"  {median(unseen):,.0f} full request evaluations/s when every read is of a new object "
         "(memos keyed by its ARN miss)"
+    )
+    first_pass = [measure_first_pass() for _ in range(repeats)]
+    first = [sample[0] for sample in first_pass]
+    second = [sample[1] for sample in first_pass]
+    batch = first_pass[-1][2]
+    parse_rate = [sample[2].parse_calls / sample[2].parse_cpu_seconds for sample in first_pass]
+    print(
+        f"  {median(first):,.0f} full request evaluations/s, first pass, fresh requests "
+        f"(median of {repeats} new batches of {len(batch.scenario):,}: {batch.principals:,} "
+        f"new principals each reading a new object, {batch.own_policies} of them with an "
+        f"inline policy of their own; range {min(first):,.0f}-{max(first):,.0f})"
+    )
+    print(f"  {median(second):,.0f} full request evaluations/s, second pass over the same batch")
+    print(
+        f"  {median(parse_rate):,.0f} parse_policy calls/s building those batches (each "
+        f"principal's {batch.parse_calls // batch.principals} policies parsed for it, as the "
+        "analysis does)"
     )
 
 
