@@ -6,6 +6,7 @@ Speed itself is not asserted (see bench/__main__.py: benchmarks never fail a bui
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 from kmsdoctor.policy import Decision, evaluate_access
@@ -17,6 +18,8 @@ def load_bench():
     spec = importlib.util.spec_from_file_location("policy_bench_under_test", BENCH)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # Registered before running, as `import` does: dataclasses look their module up there.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
