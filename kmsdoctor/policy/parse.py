@@ -97,6 +97,122 @@ class _Compiler:
             )
 
 
+# --- compiled documents, shared -------------------------------------------------------------
+#
+# The analysis hands every principal's policies to parse_policy for that principal: the bucket
+# policy, the key policy, the SCPs and each managed policy come back once per principal (and,
+# for a check over a prefix, once per object). Compiling is by far the dearest step (about
+# 0.2 ms for a small policy), and a compiled policy is immutable apart from its memos, which
+# hold pure results. So the compiled statements are kept by the document's text and kind, and
+# every Policy parsed from an equal document shares them, memos included: the second principal
+# to meet the bucket policy finds its wildcard matches and condition traces already worked out.
+#
+# The key is the text itself for JSON text, and json.dumps(document) for a decoded document,
+# which keeps the order of keys (conditions are traced in the order written) and tells 1,
+# 1.0 and true apart. json.dumps also writes non-string keys (1, None) as strings, which
+# parse_policy rejects; the decoded form of the key text is kept and compared with `==`, so
+# such a document never matches a cached one. Mappings json.dumps cannot write (cycles,
+# non-JSON values) are not cached.
+#
+# Statements are also kept by their own text, position and the policy's kind and Version: a
+# new document (a role's own inline policy) that repeats statements of others (its
+# organization's standard ones) compiles only the statements that are new.
+
+DOCUMENT_CACHE_LIMIT = 2048
+STATEMENT_CACHE_LIMIT = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledDocument:
+    decoded: object  # for a decoded document: json.loads of its key text; None for text
+    version: str | None
+    statements: tuple[CompiledStatement, ...]
+    warnings: tuple[tuple[str, str], ...]  # (location, message): warnings name their policy
+    error: tuple[str, str] | None  # (location, message) of the PolicyError it raises
+
+    def policy(self, name: str, kind: PolicyKind) -> Policy:
+        """The Policy parse_policy returns for this document under `name`."""
+        if self.error is not None:
+            raise PolicyError(name, self.error[0], self.error[1])
+        return Policy(
+            name=name,
+            kind=kind,
+            version=self.version,
+            statements=self.statements,
+            warnings=tuple(
+                PolicyWarning(name, location, message) for location, message in self.warnings
+            ),
+        )
+
+
+_DOCUMENTS: dict[tuple[object, ...], _CompiledDocument] = {}
+_STATEMENTS: dict[tuple[object, ...], CompiledStatement] = {}
+
+
+def _remember_bounded(cache: dict, limit: int, key: object, value: object) -> None:
+    # Emptied when full, as the memos are (memo.py): bounded and cheap, and the documents in
+    # use are compiled again at the next call.
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+
+
+def _document_key(document: object, kind: object) -> tuple[tuple[object, ...], str | None] | None:
+    """(cache key, its JSON text for a decoded document) when `document` can be cached."""
+    if kind not in _POLICY_KINDS:
+        return None
+    document_type = type(document)
+    if document_type is str:
+        return ("text", kind, document), None
+    if document_type is bytes:
+        return ("bytes", kind, document), None
+    if document_type is dict:
+        try:
+            text = json.dumps(document)
+        except (TypeError, ValueError, RecursionError):
+            return None
+        return ("json", kind, text), text
+    return None
+
+
+def _cached_document(
+    keyed: tuple[tuple[object, ...], str | None], document: object
+) -> _CompiledDocument | None:
+    key, key_text = keyed
+    compiled = _DOCUMENTS.get(key)
+    if compiled is None or key_text is None:
+        return compiled
+    try:
+        same = compiled.decoded == document
+    except Exception:  # a value whose == fails: compile it instead
+        return None
+    return compiled if same else None
+
+
+def _remember_document(
+    keyed: tuple[tuple[object, ...], str | None],
+    version: str | None,
+    statements: tuple[CompiledStatement, ...],
+    warnings: tuple[tuple[str, str], ...],
+    error: tuple[str, str] | None,
+) -> None:
+    key, key_text = keyed
+    decoded: object = None
+    if key_text is not None:
+        try:
+            decoded = json.loads(key_text)
+        except (ValueError, RecursionError):  # not expected of json.dumps' own output
+            return
+    compiled = _CompiledDocument(decoded, version, statements, warnings, error)
+    _remember_bounded(_DOCUMENTS, DOCUMENT_CACHE_LIMIT, key, compiled)
+
+
+def clear_caches() -> None:
+    """Forget every compiled document and statement (the bench uses it to time cold parses)."""
+    _DOCUMENTS.clear()
+    _STATEMENTS.clear()
+
+
 def parse_policy(
     document: str | bytes | Mapping[str, object],
     *,
@@ -110,14 +226,23 @@ def parse_policy(
     permissions boundaries, session policies and SCPs may not have one; resource policies, VPC
     endpoint policies and RCPs must. Raises `PolicyError` for anything malformed, and never any
     other exception.
+
+    Equal documents of the same kind share one compiled form (see "compiled documents" above):
+    parsing the same policy for many principals costs one compilation.
     """
     policy_name = name if isinstance(name, str) else repr(name)
+    keyed = _document_key(document, kind)
+    if keyed is not None:
+        compiled = _cached_document(keyed, document)
+        if compiled is not None:
+            return compiled.policy(policy_name, kind)  # type: ignore[arg-type]
+    error: tuple[str, str] | None = None
     try:
-        return _parse(document, policy_name, kind)
+        policy = _parse(document, policy_name, kind)
     except PolicyError:
         raise
     except InvalidPolicy as invalid:
-        raise PolicyError(policy_name, invalid.location, invalid.message) from None
+        error = (invalid.location, invalid.message)
     except RecursionError:
         raise PolicyError(policy_name, "<document>", "nested too deeply") from None
     except Exception as unexpected:  # the promise: any input gives a PolicyError
@@ -126,6 +251,15 @@ def parse_policy(
             "<document>",
             f"could not be read ({type(unexpected).__name__}: {unexpected})",
         ) from None
+    if keyed is not None:
+        if error is not None:
+            _remember_document(keyed, None, (), (), error)
+        else:
+            warnings = tuple((warning.location, warning.message) for warning in policy.warnings)
+            _remember_document(keyed, policy.version, policy.statements, warnings, None)
+    if error is not None:
+        raise PolicyError(policy_name, error[0], error[1])
+    return policy
 
 
 def _parse(document: object, name: str, kind: object) -> Policy:
@@ -133,7 +267,7 @@ def _parse(document: object, name: str, kind: object) -> Policy:
         raise InvalidPolicy("<kind>", f"unknown policy kind {kind!r}")
     compiler = _Compiler(kind=kind, name=name)  # type: ignore[arg-type]
     data = _decode(document)
-    _check_size(data)
+    has_duplicates = _check_size(data)
     if not isinstance(data, Mapping):
         raise InvalidPolicy("<document>", "a policy must be a JSON object")
     compiler.warn_duplicates(data, "<document>")
@@ -160,7 +294,8 @@ def _parse(document: object, name: str, kind: object) -> Policy:
         raise InvalidPolicy("Statement", f"more than {MAX_STATEMENTS} statements")
 
     statements = tuple(
-        _compile_statement(compiler, raw, index) for index, raw in enumerate(raw_statements)
+        _statement(compiler, raw, index, shareable=not has_duplicates)
+        for index, raw in enumerate(raw_statements)
     )
     return Policy(
         name=name,
@@ -207,15 +342,17 @@ def _decode(document: object) -> object:
     )
 
 
-def _check_size(data: object) -> None:
+def _check_size(data: object) -> bool:
     """Walk the decoded value without recursion: bounded size and depth, JSON types only.
 
     This is what keeps already-decoded input (which has no text length to check) from costing
-    unbounded time, and cycles in it from looping forever.
+    unbounded time, and cycles in it from looping forever. Returns whether the text held a
+    key more than once somewhere (see _Compiler.warn_duplicates).
     """
     stack: list[tuple[object, int]] = [(data, 0)]
     nodes = 0
     characters = 0
+    has_duplicates = False
     while stack:
         value, depth = stack.pop()
         nodes += 1
@@ -226,6 +363,8 @@ def _check_size(data: object) -> None:
         if isinstance(value, str):
             characters += len(value)
         elif isinstance(value, Mapping):
+            if getattr(value, "duplicate_keys", ()):
+                has_duplicates = True
             for key, item in value.items():
                 if not isinstance(key, str):
                     raise InvalidPolicy("<document>", f"object keys must be strings, not {key!r}")
@@ -242,6 +381,7 @@ def _check_size(data: object) -> None:
             raise InvalidPolicy(
                 "<document>", f"the policy is larger than {MAX_POLICY_CHARACTERS} characters"
             )
+    return has_duplicates
 
 
 def _strings(value: object, location: str, element: str) -> tuple[str, ...]:
@@ -269,6 +409,27 @@ def _one_of(
     if negative in statement:
         return negative, statement[negative]
     return None
+
+
+def _statement(compiler: _Compiler, raw: object, index: int, shareable: bool) -> CompiledStatement:
+    """The compiled statement, shared with every earlier equal one (see "compiled documents").
+
+    Only after _check_size: every key is then a string and every value a JSON value, so the
+    statement's JSON text says all that compiling reads. A statement with a repeated key is
+    compiled afresh, as its warnings name the policy.
+    """
+    if not shareable or not isinstance(raw, dict):
+        return _compile_statement(compiler, raw, index)
+    try:
+        text = json.dumps(raw)
+    except (TypeError, ValueError, RecursionError):
+        return _compile_statement(compiler, raw, index)
+    key = (compiler.kind, compiler.variables, index, text)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _compile_statement(compiler, raw, index)
+        _remember_bounded(_STATEMENTS, STATEMENT_CACHE_LIMIT, key, statement)
+    return statement
 
 
 def _compile_statement(compiler: _Compiler, raw: object, index: int) -> CompiledStatement:
