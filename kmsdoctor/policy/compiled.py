@@ -81,11 +81,19 @@ class CompiledStatement:
     principals_negated: bool
     conditions: tuple[CompiledCondition, ...]
     text: StatementText
+    # What the Action, Resource and Principal elements' outcome depends on besides the action:
+    # the resource unless the Resource is a lone "*" (or NotResource "*"), the caller unless
+    # the statement has no Principal or names everyone ("*"), and for a NotPrincipal also
+    # whether the caller has a boundary. Set by the compiler (see _memo_shape); a statement
+    # that depends on less finds its fields in element_memo for requests it has never seen.
+    resource_matters: bool = True
+    principal_matters: bool = True
+    boundary_matters: bool = True
     # The trace's fields for the Action, Resource and Principal elements (see
     # construct.statement_fields), by everything they depend on when the Resource holds no
-    # policy variable: policy name, lower-cased action, resource, and for a statement with a
-    # Principal the caller and whether it has a boundary. Requests repeat these; a hit saves
-    # the wildcard and principal matching and lets the trace be copied from one dict.
+    # policy variable: policy name, lower-cased action, and what the three flags above name.
+    # Requests repeat these; a hit saves the wildcard and principal matching and lets the
+    # trace be copied from one dict.
     element_memo: dict[tuple[object, ...], dict[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -102,21 +110,25 @@ class CompiledStatement:
     ) -> StatementTrace:
         if self.resources.with_variables:
             # The Resource depends on other context keys too: nothing to memoise.
-            fields = self._element_fields(view, policy_name, principal_has_boundary)
+            fields = self._element_fields(view, principal_has_boundary)
         else:
             key: tuple[object, ...]
-            if self.principals is None:
-                key = (policy_name, view.action, view.resource)
-            else:
+            if not self.principal_matters:
+                key = (view.action, view.resource) if self.resource_matters else view.action
+            elif self.boundary_matters:
                 principal = view.principal.identity
-                key = (policy_name, view.action, view.resource, principal, principal_has_boundary)
+                key = (view.action, view.resource, principal, principal_has_boundary)
+            elif self.resource_matters:
+                key = (view.action, view.resource, view.principal.identity)
+            else:
+                key = (view.action, view.principal.identity)
             fields = self.element_memo.get(key)
             if fields is None:
-                fields = self._element_fields(view, policy_name, principal_has_boundary)
+                fields = self._element_fields(view, principal_has_boundary)
                 remember(self.element_memo, key, fields)
 
         if not self.conditions:
-            return construct.statement_trace_from(fields, view.request)
+            return construct.statement_trace_from(fields, policy_name, view.request)
         # Every condition is traced, whether or not the elements matched: the report says
         # which conditions would also have stopped the statement.
         applies = fields["applies"]
@@ -128,13 +140,13 @@ class CompiledStatement:
             if not trace.matched:
                 applies = False
         return construct.statement_trace_with_conditions(
-            fields, tuple(traces), applies, view.request
+            fields, policy_name, tuple(traces), applies, view.request
         )
 
-    def _element_fields(
-        self, view: RequestView, policy_name: str, principal_has_boundary: bool
-    ) -> dict[str, Any]:
-        """The trace's fields before conditions: see construct.statement_fields."""
+    def _element_fields(self, view: RequestView, principal_has_boundary: bool) -> dict[str, Any]:
+        """The trace's fields before conditions, but for the policy name, which the trace is
+        given when built (so that equal policies under other names share these): see
+        construct.statement_fields."""
         action_matched = self.action_memo.get(view.action)
         if action_matched is None:
             # view.action is lower-cased already, and the action set ignores case.
@@ -166,7 +178,6 @@ class CompiledStatement:
         if resource_note or principal_note:
             notes = tuple(note for note in (resource_note, principal_note) if note)
         outcome = (
-            policy_name,
             action_matched,
             resource_matched,
             principal_matched,
@@ -176,7 +187,7 @@ class CompiledStatement:
         fields = self.outcome_memo.get(outcome)
         if fields is None:
             fields = construct.statement_fields(
-                policy_name,
+                "",
                 self.index,
                 self.sid,
                 self.effect,

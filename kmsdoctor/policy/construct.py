@@ -83,7 +83,7 @@ def statement_trace(
         notes,
         text,
     )
-    return statement_trace_with_conditions(fields, conditions, applies, request)
+    return statement_trace_with_conditions(fields, policy_name, conditions, applies, request)
 
 
 def statement_fields(
@@ -120,19 +120,25 @@ def statement_fields(
     }
 
 
-def statement_trace_from(fields: dict[str, Any], request: Request | None) -> StatementTrace:
-    """A trace from `statement_fields` (a statement without conditions) and the request."""
+def statement_trace_from(
+    fields: dict[str, Any], policy_name: str, request: Request | None
+) -> StatementTrace:
+    """A trace from `statement_fields` (a statement without conditions), the name of the
+    policy (the fields' own is a placeholder: equal policies under other names share them)
+    and the request."""
     trace = _new(StatementTrace)
     values = trace.__dict__
     # Updating an empty dict from a full one is a single table copy in CPython: about half
     # the cost of storing 14 fields one by one. `fields` itself is never changed.
     values.update(fields)
+    values["policy_name"] = policy_name
     values["request"] = request
     return trace
 
 
 def statement_trace_with_conditions(
     fields: dict[str, Any],
+    policy_name: str,
     conditions: tuple[ConditionTrace, ...],
     applies: bool,
     request: Request | None,
@@ -141,6 +147,7 @@ def statement_trace_with_conditions(
     trace = _new(StatementTrace)
     values = trace.__dict__
     values.update(fields)
+    values["policy_name"] = policy_name
     values["conditions"] = conditions
     values["applies"] = applies
     values["request"] = request

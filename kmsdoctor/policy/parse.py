@@ -475,6 +475,9 @@ def _compile_statement(compiler: _Compiler, raw: object, index: int) -> Compiled
         principals=principals.written if principals is not None else (),
         principals_negated=principal_name == "NotPrincipal",
     )
+    resource_matters, principal_matters, boundary_matters = _memo_shape(
+        resources, principals, principal_name == "NotPrincipal"
+    )
     return CompiledStatement(
         index=index,
         sid=sid or None,
@@ -486,7 +489,27 @@ def _compile_statement(compiler: _Compiler, raw: object, index: int) -> Compiled
         principals_negated=principal_name == "NotPrincipal",
         conditions=conditions,
         text=text,
+        resource_matters=resource_matters,
+        principal_matters=principal_matters,
+        boundary_matters=boundary_matters,
     )
+
+
+def _memo_shape(
+    resources: ResourceElement, principals: PrincipalSet | None, not_principal: bool
+) -> tuple[bool, bool, bool]:
+    """(resource matters, caller matters, the caller's boundary matters) to the outcome of a
+    statement's Action, Resource and Principal elements; see CompiledStatement."""
+    # Resource "*" matches every resource, NotResource "*" none (variables are resolved per
+    # request, so a Resource holding one always matters).
+    resource_matters = bool(resources.with_variables) or not resources.static.matches_everything
+    if principals is None:
+        return resource_matters, False, False
+    if not_principal:
+        # A NotPrincipal Deny applies to any caller with a boundary, whatever it lists.
+        return resource_matters, True, True
+    # Principal "*" names every caller the same way ("wildcard").
+    return resource_matters, not principals.wildcard, False
 
 
 def _effect(raw: Mapping[str, object], location: str) -> Effect:

@@ -99,6 +99,9 @@ def normalise_context(context: Mapping[str, ContextValue]) -> dict[str, tuple[st
 
 
 # Views of the principals seen so far: a diagnosis asks many questions about the same caller.
+# Bounded higher than the memos: who-can and checks walk through many more principals than a
+# statement meets actions, and a view is small.
+PRINCIPAL_VIEW_LIMIT = 4096
 _PRINCIPAL_VIEWS: dict[PrincipalIdentity, PrincipalView] = {}
 
 
@@ -116,7 +119,10 @@ def view_principal(principal: RequestPrincipal) -> PrincipalView:
     except TypeError:  # a field that is not a string (nor None): nothing to memoise
         return _build_principal_view(principal, object())
     if view is None:
-        view = remember(_PRINCIPAL_VIEWS, identity, _build_principal_view(principal, identity))
+        view = _build_principal_view(principal, identity)
+        if len(_PRINCIPAL_VIEWS) >= PRINCIPAL_VIEW_LIMIT:
+            _PRINCIPAL_VIEWS.clear()
+        _PRINCIPAL_VIEWS[identity] = view
     return view
 
 
