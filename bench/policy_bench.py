@@ -402,6 +402,49 @@ def measure_first_pass(requests: int = FRESH_REQUESTS) -> tuple[float, float, Fr
     return first, second, batch
 
 
+# --- a whole analysis, per (principal, object) seen for the first time --------------------------
+
+ANALYSIS_GROUPS = 300
+
+
+def measure_analysis(groups: int = ANALYSIS_GROUPS) -> tuple[float, float]:
+    """CPU milliseconds of one `analyze_principal` per (principal, object), first sight.
+
+    Snapshots come from tests/analyze/factories.py (the healthy cross-account read of the
+    BI-team incident), each for an object key no earlier snapshot named: first with the same
+    principal (a check over a prefix), then each with a principal of its own too (who-can).
+    Returns (same principal, new principal) medians over the groups' chunks.
+    """
+    from kmsdoctor.analyze import analyze_principal
+    from tests.analyze import factories
+
+    run = next(_fresh_runs)
+    same_principal = [
+        factories.make_snapshot(object_key=f"bench-{run}/same/part-{index:06d}.parquet")
+        for index in range(groups)
+    ]
+    new_principals = []
+    for index in range(groups):
+        role_arn = f"arn:aws:iam::{factories.B}:role/Run{run}Analyst{index:05d}"
+        principal = factories.make_principal(
+            role_arn,
+            unique_id=f"AROA{run:06d}{index:011d}",
+            session_arn=f"arn:aws:sts::{factories.B}:assumed-role/Run{run}Analyst{index:05d}/s",
+        )
+        new_principals.append(
+            factories.make_snapshot(
+                object_key=f"bench-{run}/new/part-{index:06d}.parquet", principals=[principal]
+            )
+        )
+    rates = []
+    for snapshots in (same_principal, new_principals):
+        started = time.process_time()
+        for snapshot in snapshots:
+            analyze_principal(snapshot, snapshot.target.principals[0])
+        rates.append((time.process_time() - started) / len(snapshots) * 1000)
+    return rates[0], rates[1]
+
+
 def _check_allowed(scenario: list[tuple[AccessInputs, Request]]) -> None:
     for inputs, request in scenario:
         decision = evaluate_access(inputs, request)
@@ -476,6 +519,23 @@ def main(repeats: int = 5, seconds: float = 1.0) -> None:
         f"  {median(parse_rate):,.0f} parse_policy calls/s building those batches (each "
         f"principal's {batch.parse_calls // batch.principals} policies parsed for it, as the "
         "analysis does)"
+    )
+
+    try:
+        analysis = [measure_analysis() for _ in range(repeats)]
+    except ImportError as missing:  # run outside a checkout: no tests/analyze/factories.py
+        print(f"  whole analysis per (principal, object): not measured ({missing})")
+        return
+    same = [sample[0] for sample in analysis]
+    new = [sample[1] for sample in analysis]
+    print(
+        f"  {median(same):.3f} ms CPU per (principal, object) for a whole analysis "
+        f"(analyze_principal, {ANALYSIS_GROUPS} objects seen for the first time, one principal; "
+        f"range {min(same):.3f}-{max(same):.3f})"
+    )
+    print(
+        f"  {median(new):.3f} ms CPU per (principal, object) when each principal is new too "
+        f"(range {min(new):.3f}-{max(new):.3f})"
     )
 
 

@@ -17,6 +17,7 @@ from kmsdoctor.policy import wildcard
 from kmsdoctor.policy.compiled import CompiledStatement, Effect, Policy, ResourceElement
 from kmsdoctor.policy.conditions import CompiledCondition, compile_condition
 from kmsdoctor.policy.invalid import InvalidPolicy
+from kmsdoctor.policy.memo import remember
 from kmsdoctor.policy.model import PolicyError, PolicyKind, PolicyWarning, StatementText
 from kmsdoctor.policy.principals import PrincipalSet, parse_principal_element
 
@@ -129,20 +130,27 @@ class _CompiledDocument:
     statements: tuple[CompiledStatement, ...]
     warnings: tuple[tuple[str, str], ...]  # (location, message): warnings name their policy
     error: tuple[str, str] | None  # (location, message) of the PolicyError it raises
+    # The Policy under each name it was asked for (a Policy is immutable): the analysis asks
+    # for the bucket policy under one name for every principal and object.
+    by_name: dict[str, Policy] = field(default_factory=dict, compare=False)
 
     def policy(self, name: str, kind: PolicyKind) -> Policy:
         """The Policy parse_policy returns for this document under `name`."""
         if self.error is not None:
             raise PolicyError(name, self.error[0], self.error[1])
-        return Policy(
-            name=name,
-            kind=kind,
-            version=self.version,
-            statements=self.statements,
-            warnings=tuple(
-                PolicyWarning(name, location, message) for location, message in self.warnings
-            ),
-        )
+        policy = self.by_name.get(name)
+        if policy is None:
+            policy = Policy(
+                name=name,
+                kind=kind,
+                version=self.version,
+                statements=self.statements,
+                warnings=tuple(
+                    PolicyWarning(name, location, message) for location, message in self.warnings
+                ),
+            )
+            remember(self.by_name, name, policy)
+        return policy
 
 
 _DOCUMENTS: dict[tuple[object, ...], _CompiledDocument] = {}
@@ -195,16 +203,17 @@ def _remember_document(
     statements: tuple[CompiledStatement, ...],
     warnings: tuple[tuple[str, str], ...],
     error: tuple[str, str] | None,
-) -> None:
+) -> _CompiledDocument | None:
     key, key_text = keyed
     decoded: object = None
     if key_text is not None:
         try:
             decoded = json.loads(key_text)
         except (ValueError, RecursionError):  # not expected of json.dumps' own output
-            return
+            return None
     compiled = _CompiledDocument(decoded, version, statements, warnings, error)
     _remember_bounded(_DOCUMENTS, DOCUMENT_CACHE_LIMIT, key, compiled)
+    return compiled
 
 
 def clear_caches() -> None:
@@ -256,7 +265,9 @@ def parse_policy(
             _remember_document(keyed, None, (), (), error)
         else:
             warnings = tuple((warning.location, warning.message) for warning in policy.warnings)
-            _remember_document(keyed, policy.version, policy.statements, warnings, None)
+            compiled = _remember_document(keyed, policy.version, policy.statements, warnings, None)
+            if compiled is not None:
+                compiled.by_name[policy_name] = policy
     if error is not None:
         raise PolicyError(policy_name, error[0], error[1])
     return policy

@@ -332,3 +332,13 @@ def test_conditions_stay_in_the_order_written_when_documents_differ_only_in_orde
         for policy in (one, other)
     ]
     assert operators == [["StringEquals", "Bool"], ["Bool", "StringEquals"]]
+
+
+def test_the_bucket_policy_asked_for_under_the_same_name_is_the_same_policy():
+    # The analysis parses it for every principal and object: one Policy, not thousands.
+    first = parse_policy(copy.deepcopy(BUCKET_POLICY), name="bucket policy", kind="resource")
+    again = parse_policy(copy.deepcopy(BUCKET_POLICY), name="bucket policy", kind="resource")
+    renamed = parse_policy(copy.deepcopy(BUCKET_POLICY), name="bucket policy B", kind="resource")
+    assert again is first
+    assert renamed.name == "bucket policy B"
+    assert renamed.statements is first.statements
