@@ -11,6 +11,7 @@ import json
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import get_args
 
 from kmsdoctor.policy import wildcard
@@ -117,10 +118,13 @@ class _Compiler:
 #
 # Statements are also kept by their own text, position and the policy's kind and Version: a
 # new document (a role's own inline policy) that repeats statements of others (its
-# organization's standard ones) compiles only the statements that are new.
+# organization's standard ones) compiles only the statements that are new. Below them,
+# conditions are kept by operator, key, values and Version (sharing their memos), and Action
+# and Resource elements by their text.
 
 DOCUMENT_CACHE_LIMIT = 2048
 STATEMENT_CACHE_LIMIT = 8192
+CONDITION_CACHE_LIMIT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +159,7 @@ class _CompiledDocument:
 
 _DOCUMENTS: dict[tuple[object, ...], _CompiledDocument] = {}
 _STATEMENTS: dict[tuple[object, ...], CompiledStatement] = {}
+_CONDITIONS: dict[tuple[object, ...], CompiledCondition] = {}
 
 
 def _remember_bounded(cache: dict, limit: int, key: object, value: object) -> None:
@@ -217,9 +222,11 @@ def _remember_document(
 
 
 def clear_caches() -> None:
-    """Forget every compiled document and statement (the bench uses it to time cold parses)."""
+    """Forget every compiled document, statement and condition, memos with them (the tests
+    use it to evaluate with nothing remembered)."""
     _DOCUMENTS.clear()
     _STATEMENTS.clear()
+    _CONDITIONS.clear()
 
 
 def parse_policy(
@@ -468,11 +475,7 @@ def _compile_statement(compiler: _Compiler, raw: object, index: int) -> Compiled
                 f"{location}.{action_name}[{action_index}]",
                 f"{action!r} is not an action (expected service:Action, e.g. kms:Decrypt)",
             )
-    # Action names ignore case and never hold policy variables.
-    actions = wildcard.build_wildcard_set(
-        (wildcard.tokenize(action, wildcards=True, variables=False) for action in action_texts),
-        ignore_case=True,
-    )
+    actions = _action_set(action_texts)
 
     resources, resource_texts = _resource_element(compiler, raw, location)
     principals, principal_name = _principal_element(compiler, raw, effect, location)
@@ -546,21 +549,34 @@ def _resource_element(
         raise InvalidPolicy(location, "the statement has no Resource or NotResource")
     element_name, value = element
     texts = _strings(value, f"{location}.{element_name}", "resource")
+    return _resource_patterns(texts, compiler.variables, element_name == "NotResource"), texts
+
+
+# Elements compiled once per distinct text: statements of different policies name the same
+# actions and ARNs over and over (the compiled forms are immutable and hold no memo).
+@lru_cache(maxsize=4096)
+def _action_set(action_texts: tuple[str, ...]) -> wildcard.WildcardSet:
+    # Action names ignore case and never hold policy variables.
+    return wildcard.build_wildcard_set(
+        (wildcard.tokenize(action, wildcards=True, variables=False) for action in action_texts),
+        ignore_case=True,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _resource_patterns(texts: tuple[str, ...], variables: bool, negated: bool) -> ResourceElement:
     static: list[tuple[wildcard.Token, ...]] = []
     with_variables: list[tuple[wildcard.Token, ...]] = []
     for text in texts:
-        tokens = wildcard.tokenize(text, wildcards=True, variables=compiler.variables)
+        tokens = wildcard.tokenize(text, wildcards=True, variables=variables)
         if wildcard.has_variables(tokens):
             with_variables.append(tokens)
         else:
             static.append(tokens)
-    return (
-        ResourceElement(
-            static=wildcard.build_wildcard_set(static, ignore_case=False, arn_segments=True),
-            with_variables=tuple(with_variables),
-            negated=element_name == "NotResource",
-        ),
-        texts,
+    return ResourceElement(
+        static=wildcard.build_wildcard_set(static, ignore_case=False, arn_segments=True),
+        with_variables=tuple(with_variables),
+        negated=negated,
     )
 
 
@@ -610,12 +626,29 @@ def _conditions(compiler: _Compiler, raw: object, location: str) -> tuple[Compil
         compiler.warn_duplicates(block, block_location)
         for key_written, values in block.items():
             conditions.append(
-                compile_condition(
-                    operator_written,
-                    key_written,
-                    values,
-                    variables=compiler.variables,
-                    location=block_location,
+                _condition(
+                    operator_written, key_written, values, compiler.variables, block_location
                 )
             )
     return tuple(conditions)
+
+
+def _condition(
+    operator_written: str, key_written: str, values: object, variables: bool, location: str
+) -> CompiledCondition:
+    """The compiled condition, shared with every earlier equal one, memo included: its trace
+    depends only on the operator and key as written, the values and the request's values for
+    the key. As for statements, only after _check_size, so the values' JSON text says all;
+    errors are raised afresh (they name the place)."""
+    try:
+        key = (operator_written, key_written, json.dumps(values), variables)
+    except (TypeError, ValueError, RecursionError):
+        key = None
+    condition = _CONDITIONS.get(key) if key is not None else None
+    if condition is None:
+        condition = compile_condition(
+            operator_written, key_written, values, variables=variables, location=location
+        )
+        if key is not None:
+            _remember_bounded(_CONDITIONS, CONDITION_CACHE_LIMIT, key, condition)
+    return condition
