@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from kmsdoctor.policy import construct, wildcard
 from kmsdoctor.policy.conditions import CompiledCondition
-from kmsdoctor.policy.memo import remember
+from kmsdoctor.policy.memo import MEMO_LIMIT, remember
 from kmsdoctor.policy.model import (
     ConditionTrace,
     Decision,
@@ -83,12 +83,17 @@ class CompiledStatement:
     text: StatementText
     # What the Action, Resource and Principal elements' outcome depends on besides the action:
     # the resource unless the Resource is a lone "*" (or NotResource "*"), the caller unless
-    # the statement has no Principal or names everyone ("*"), and for a NotPrincipal also
-    # whether the caller has a boundary. Set by the compiler (see _memo_shape); a statement
+    # the statement has no Principal or names everyone ("*") — only its account and kind when
+    # the Principal names accounts only — and for a NotPrincipal also whether the caller has a
+    # boundary. Set by the compiler (see _memo_shape); a statement
     # that depends on less finds its fields in element_memo for requests it has never seen.
     resource_matters: bool = True
     principal_matters: bool = True
     boundary_matters: bool = True
+    # A Principal naming accounts only ("111122223333", ":root") matches by the caller's
+    # account (and whether it is a service), so every new role session of a known account
+    # finds the statement's fields in the memo.
+    principal_by_account: bool = False
     # The trace's fields for the Action, Resource and Principal elements (see
     # construct.statement_fields), by everything they depend on when the Resource holds no
     # policy variable: policy name, lower-cased action, and what the three flags above name.
@@ -112,20 +117,30 @@ class CompiledStatement:
             # The Resource depends on other context keys too: nothing to memoise.
             fields = self._element_fields(view, principal_has_boundary)
         else:
-            key: tuple[object, ...]
+            key: object
             if not self.principal_matters:
                 key = (view.action, view.resource) if self.resource_matters else view.action
+            elif self.principal_by_account:
+                principal = view.principal
+                if self.resource_matters:
+                    key = (view.action, view.resource, principal.account, principal.kind)
+                else:
+                    key = (view.action, principal.account, principal.kind)
             elif self.boundary_matters:
-                principal = view.principal.identity
-                key = (view.action, view.resource, principal, principal_has_boundary)
+                principal_identity = view.principal.identity
+                key = (view.action, view.resource, principal_identity, principal_has_boundary)
             elif self.resource_matters:
                 key = (view.action, view.resource, view.principal.identity)
             else:
                 key = (view.action, view.principal.identity)
-            fields = self.element_memo.get(key)
+            memo = self.element_memo
+            fields = memo.get(key)
             if fields is None:
                 fields = self._element_fields(view, principal_has_boundary)
-                remember(self.element_memo, key, fields)
+                # memo.remember, inline: this is the path of every request not seen before.
+                if len(memo) >= MEMO_LIMIT:
+                    memo.clear()
+                memo[key] = fields
 
         if not self.conditions:
             return construct.statement_trace_from(fields, policy_name, view.request)

@@ -489,7 +489,7 @@ def _compile_statement(compiler: _Compiler, raw: object, index: int) -> Compiled
         principals=principals.written if principals is not None else (),
         principals_negated=principal_name == "NotPrincipal",
     )
-    resource_matters, principal_matters, boundary_matters = _memo_shape(
+    resource_matters, principal_matters, boundary_matters, principal_by_account = _memo_shape(
         resources, principals, principal_name == "NotPrincipal"
     )
     return CompiledStatement(
@@ -506,24 +506,37 @@ def _compile_statement(compiler: _Compiler, raw: object, index: int) -> Compiled
         resource_matters=resource_matters,
         principal_matters=principal_matters,
         boundary_matters=boundary_matters,
+        principal_by_account=principal_by_account,
     )
 
 
 def _memo_shape(
     resources: ResourceElement, principals: PrincipalSet | None, not_principal: bool
-) -> tuple[bool, bool, bool]:
-    """(resource matters, caller matters, the caller's boundary matters) to the outcome of a
-    statement's Action, Resource and Principal elements; see CompiledStatement."""
+) -> tuple[bool, bool, bool, bool]:
+    """(resource matters, caller matters, the caller's boundary matters, only the caller's
+    account and kind matter) to the outcome of a statement's Action, Resource and Principal
+    elements; see CompiledStatement."""
     # Resource "*" matches every resource, NotResource "*" none (variables are resolved per
     # request, so a Resource holding one always matters).
     resource_matters = bool(resources.with_variables) or not resources.static.matches_everything
     if principals is None:
-        return resource_matters, False, False
+        return resource_matters, False, False, False
     if not_principal:
         # A NotPrincipal Deny applies to any caller with a boundary, whatever it lists.
-        return resource_matters, True, True
-    # Principal "*" names every caller the same way ("wildcard").
-    return resource_matters, not principals.wildcard, False
+        return resource_matters, True, True, False
+    if principals.wildcard:
+        # Principal "*" names every caller the same way ("wildcard").
+        return resource_matters, False, False, False
+    # PrincipalSet.match on a set of accounts alone: a service is never named (no services
+    # listed), anyone else by account ("account") or not at all.
+    accounts_only = not (
+        principals.roles
+        or principals.users
+        or principals.exact_arns
+        or principals.unique_ids
+        or principals.services
+    )
+    return resource_matters, True, False, accounts_only
 
 
 def _effect(raw: Mapping[str, object], location: str) -> Effect:
