@@ -175,14 +175,17 @@ def _document_key(document: object, kind: object) -> tuple[tuple[object, ...], s
     if kind not in _POLICY_KINDS:
         return None
     document_type = type(document)
-    if document_type is str:
-        return ("text", kind, document), None
-    if document_type is bytes:
-        return ("bytes", kind, document), None
+    # Documents over the size limit are refused anyway; they are not worth keeping.
+    if document_type is str or document_type is bytes:
+        if len(document) > MAX_POLICY_CHARACTERS:  # type: ignore[arg-type]
+            return None
+        return ("text" if document_type is str else "bytes", kind, document), None
     if document_type is dict:
         try:
             text = json.dumps(document)
         except (TypeError, ValueError, RecursionError):
+            return None
+        if len(text) > MAX_POLICY_CHARACTERS:
             return None
         return ("json", kind, text), text
     return None
