@@ -1,5 +1,8 @@
 """`kmsdoctor diagnose`: collect → probe → analyze, in one call.
 
+Collection is the planner's (`collect_facts` on the shorthand's plan), the analysis the one API
+(`analyze_snapshot`); the probe reads the question's view of the snapshot.
+
 The probe stage (`kmsdoctor.probe`) makes the real calls as the caller — GetCallerIdentity,
 DescribeKey, HeadObject, a one-byte GetObject, and with `--probe-decrypt` a Decrypt round trip —
 and `--cloudtrail` looks up recent denied KMS events in both accounts. Both only append
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kmsdoctor.concurrency import worker_pool
-from kmsdoctor.snapshot import ProbeCall, Snapshot
+from kmsdoctor.snapshot import ProbeCall, Snapshot, SnapshotView
 
 if TYPE_CHECKING:  # the collectors import boto3; keep it out of `import kmsdoctor.diagnose`
     from kmsdoctor.analyze.model import Diagnosis
@@ -31,7 +34,7 @@ class DiagnoseOptions:
 
 def _run_probes(
     request: CollectRequest,
-    snapshot: Snapshot,
+    snapshot: Snapshot | SnapshotView,
     options: DiagnoseOptions,
     prepared: Future[ProbeCallers] | None = None,
 ) -> tuple[list[ProbeCall], list[str]]:
@@ -61,7 +64,8 @@ def _run_probes(
 
 def run_diagnosis(request: CollectRequest, options: DiagnoseOptions) -> Diagnosis:
     """Collect both accounts' configuration for `request`, probe as the caller, and analyse."""
-    from kmsdoctor.collect import collect_snapshot  # boto3 is imported only when diagnosing
+    # collect_snapshot: collect_facts on the shorthand's plan (boto3 only when diagnosing)
+    from kmsdoctor.collect import collect_snapshot
     from kmsdoctor.probe.callers import prepare_callers
 
     with worker_pool(1) as pool:

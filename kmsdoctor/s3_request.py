@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from kmsdoctor.arn import is_key_arn, region_of
-from kmsdoctor.snapshot import KeyInfo, ObjectInfo, Snapshot
+from kmsdoctor.snapshot import KeyInfo, ObjectInfo, SnapshotView
 
 # The server-side encryption algorithms that involve a KMS key.
 KMS_ALGORITHMS = frozenset({"aws:kms", "aws:kms:dsse"})
@@ -68,14 +68,14 @@ class S3Request:
         return self.no_key_reason
 
 
-def object_info_of(snapshot: Snapshot) -> ObjectInfo | None:
+def object_info_of(snapshot: SnapshotView) -> ObjectInfo | None:
     fetched = snapshot.source.object
     if fetched is not None and fetched.is_ok:
         return fetched.value
     return None
 
 
-def s3_request(snapshot: Snapshot) -> S3Request:
+def s3_request(snapshot: SnapshotView) -> S3Request:
     """The request S3 will make for the snapshot's question."""
     request = snapshot.request
     source = snapshot.source
@@ -121,7 +121,7 @@ def s3_request(snapshot: Snapshot) -> S3Request:
     )
 
 
-def _encryption_in_play(snapshot: Snapshot) -> tuple[bool, bool, str]:
+def _encryption_in_play(snapshot: SnapshotView) -> tuple[bool, bool, str]:
     """(does the encryption use KMS, is a Bucket Key in use, why no KMS key when it does not).
 
     An existing object decides by what is recorded on it; a write or a missing/unnamed object

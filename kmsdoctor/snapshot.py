@@ -1,7 +1,15 @@
-"""The snapshot: everything collected from both accounts, as plain typed data.
+"""The snapshot: everything collected from the accounts, as plain typed data.
 
 A snapshot is the only thing that flows from `collect` to `analyze`. It is a versioned JSON
 document with no credentials and no object data, so an incident can be replayed offline.
+
+Schema v2 (`Snapshot`) holds each fact once, keyed by what it is about: accounts by id, buckets
+by name, objects by ARN, keys by the reference they were found under, principals by the
+question's principal, prefix listings by `s3://bucket/prefix` — plus the questions and the probe
+calls. `Snapshot.view(question, object_key)` gives one question about one object in the shape
+the analysis reads (`SnapshotView`: the resource account's `source` side and the caller
+account's `target` side), made of the same fact objects. A `SnapshotView` is also what schema v1
+documents were; they are read and converted (`Snapshot.from_view`). See docs/snapshot.md.
 
 Every fact that needed an AWS call is a `Fetched`: `ok` with a value, `absent` when AWS said the
 thing does not exist (no bucket policy, no permissions boundary), or `unknown` with the call and
@@ -16,10 +24,15 @@ import functools
 import json
 import types
 import typing
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-SCHEMA_VERSION = 1
+from kmsdoctor.arn import account_of, object_arn
+from kmsdoctor.questions import Question
+
+SCHEMA_VERSION = 2
+V1_SCHEMA_VERSION = 1  # a single-question document: what a SnapshotView serialises to
 
 T = TypeVar("T")
 
@@ -299,13 +312,18 @@ class ProbeCall:
 
 
 @dataclass
-class Snapshot:
+class SnapshotView:
+    """One question about one object (or a bucket), in the shape the analysis reads: the
+    resource account (`source`: bucket, object, key, organization, RCPs) and the caller
+    account (`target`: caller, organization, SCPs, VPC endpoints, principals). Also the whole
+    of a schema v1 document."""
+
     request: RequestSpec
     source: SourceSide
     target: TargetSide
     tool_version: str
     created_at: str
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = V1_SCHEMA_VERSION
     probes: list[ProbeCall] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -315,16 +333,278 @@ class Snapshot:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
 
     @classmethod
-    def from_dict(cls, data: Any) -> Snapshot:
+    def from_dict(cls, data: Any) -> SnapshotView:
+        """A schema v1 document as it is (`Snapshot.from_dict` reads and converts it)."""
         if not isinstance(data, dict):
             raise SnapshotError("snapshot: the document is not a JSON object")
         version = data.get("schema_version")
+        if version != V1_SCHEMA_VERSION:
+            raise SnapshotError(
+                f"snapshot: schema_version {version!r} is not a single-question (v1) document"
+            )
+        return _load(cls, data, "snapshot")
+
+
+# --- schema v2: each fact once, keyed by what it is about ----------------------------------------
+
+KeyFoundOn = Literal["object", "request", "bucket_default"]
+
+
+@dataclass
+class AccountFacts:
+    """What is read once per account. `scps` are read for accounts callers are in, `rcps` for
+    accounts that own buckets, `vpc_endpoints` for caller accounts; None: not needed."""
+
+    account_id: Fetched[str]  # ok with the id; unknown only in a converted v1 document
+    profile: str | None  # the profile that read it
+    caller: Fetched[CallerIdentity] | None = None  # the profile's own identity
+    organization: Fetched[Organization] = field(default_factory=lambda: Fetched.absent())
+    scps: Fetched[list[PolicyLevel]] | None = None
+    rcps: Fetched[list[PolicyLevel]] | None = None
+    vpc_endpoints: Fetched[list[VpcEndpoint]] | None = None
+
+
+@dataclass
+class BucketFacts:
+    account_id: str  # the owning account, learnt (its profile listed or read it), never guessed
+    info: BucketInfo
+    # The key that matters when no object is read: --kms-key if given, else the bucket default's
+    # (a reference into Snapshot.keys); None when no KMS key is involved.
+    fallback_key: str | None = None
+    fallback_key_found_on: KeyFoundOn = "bucket_default"
+
+
+@dataclass
+class ObjectFacts:
+    bucket: str
+    key: str
+    head: Fetched[ObjectInfo]
+    # The key S3 uses for this object (a reference into Snapshot.keys): the one recorded on it,
+    # else (object unreadable) the bucket's fallback; None when no KMS key is involved.
+    kms_key: str | None = None
+    kms_key_found_on: KeyFoundOn = "object"
+
+
+@dataclass
+class PrefixListing:
+    bucket: str
+    prefix: str
+    keys: Fetched[list[str]]  # the object keys listed, in S3's order, at most max_objects
+    truncated: bool = False  # S3 had more objects than were read: the answer covers the first
+
+
+def no_profile_error(account_id: str, what: str) -> CallError:
+    """Why a fact of an account without a profile is unknown, naming what would settle it."""
+    return CallError(
+        "",
+        "NoProfileForAccount",
+        f"no profile reads account {account_id or '(unknown)'}, so its {what} could not be "
+        f"read; give one for it (account id = profile name)",
+    )
+
+
+@dataclass
+class Snapshot:
+    """Schema v2: the facts every question needs, each read and held once."""
+
+    region: str  # the Region calls were made in
+    questions: list[Question]
+    accounts: dict[str, AccountFacts]
+    buckets: dict[str, BucketFacts]
+    objects: dict[str, ObjectFacts]  # by object ARN
+    keys: dict[str, KeyInfo]  # by the reference the key was found under (ARN, id, alias)
+    principals: dict[str, PrincipalInfo]  # by the question's principal ("" = the caller)
+    listings: dict[str, PrefixListing]  # by s3://bucket/prefix
+    tool_version: str
+    created_at: str
+    caller_account: str | None = None  # whose profile's own identity the principal "" is
+    kms_key: str | None = None  # --kms-key, as given
+    schema_version: int = SCHEMA_VERSION
+    probes: list[ProbeCall] = field(default_factory=list)
+
+    # --- the analysis's view of one question -------------------------------------------------
+
+    def object_keys(self, question: Question) -> list[str | None]:
+        """The objects a question is about: its key, every listed key under its prefix, or
+        None (the bucket alone) when it names neither."""
+        if question.key is not None:
+            return [question.key]
+        if question.prefix is not None:
+            listing = self.listings.get(listing_id(question.bucket, question.prefix))
+            if listing is None or not listing.keys.is_ok or listing.keys.value is None:
+                return []
+            return list(listing.keys.value)
+        return [None]
+
+    def view(self, question: Question, object_key: str | None = None) -> SnapshotView:
+        """One question about one object, in the single-question shape the analysis reads."""
+        return self.view_for([question], object_key)
+
+    def view_for(self, questions: Sequence[Question], object_key: str | None) -> SnapshotView:
+        """Several principals' questions about the same object (same bucket and operation) in
+        one view: `diagnose` probes them together, as v1 held them together."""
+        first = questions[0]
+        facts = self.buckets.get(first.bucket)
+        if facts is None:
+            raise SnapshotError(f"snapshot: no facts about bucket {first.bucket!r}")
+        source = self._source_side(facts, object_key, first)
+        target = self._target_side(questions)
+        role_arns = list(dict.fromkeys(q.principal for q in questions if q.principal))
+        return SnapshotView(
+            request=RequestSpec(
+                bucket=first.bucket,
+                key=object_key,
+                operation=first.operation,
+                region=self.region,
+                role_arns=role_arns,
+            ),
+            source=source,
+            target=target,
+            tool_version=self.tool_version,
+            created_at=self.created_at,
+            probes=self.probes,
+        )
+
+    def combined_view(self) -> SnapshotView:
+        """Every question about the first question's object, in one view with all their
+        principals: what a two-account (`--source-profile`/`--target-profile`) snapshot is,
+        and what the probe of `diagnose` works from."""
+        first = self.questions[0]
+        same = [
+            q
+            for q in self.questions
+            if (q.bucket, q.key, q.prefix, q.operation)
+            == (first.bucket, first.key, first.prefix, first.operation)
+        ]
+        return self.view_for(same, first.key)
+
+    def _source_side(
+        self, facts: BucketFacts, object_key: str | None, question: Question
+    ) -> SourceSide:
+        account = self.accounts.get(facts.account_id)
+        obj: Fetched[ObjectInfo] | None = None
+        key_ref, found_on = facts.fallback_key, facts.fallback_key_found_on
+        if object_key is not None:
+            object_facts = self.objects.get(object_arn(facts.info.name, object_key))
+            if object_facts is not None:
+                obj = object_facts.head
+                key_ref, found_on = object_facts.kms_key, object_facts.kms_key_found_on
+            else:
+                obj = self._unlisted(question)
+        key = self.keys.get(key_ref) if key_ref is not None else None
+        if key is not None and key.found_on != found_on:
+            key = dataclasses.replace(key, found_on=found_on)  # same facts, seen from elsewhere
+        if account is None:
+            gap: Fetched[Any] = Fetched.unknown(
+                no_profile_error(facts.account_id, "organization and RCPs")
+            )
+            return SourceSide(
+                profile=None,
+                account_id=Fetched.ok(facts.account_id),
+                organization=gap,
+                rcps=gap,
+                bucket=facts.info,
+                object=obj,
+                key=key,
+            )
+        return SourceSide(
+            profile=account.profile,
+            account_id=account.account_id,
+            organization=account.organization,
+            rcps=account.rcps
+            if account.rcps is not None
+            else Fetched.unknown(no_profile_error(facts.account_id, "RCPs")),
+            bucket=facts.info,
+            object=obj,
+            key=key,
+        )
+
+    def _unlisted(self, question: Question) -> Fetched[ObjectInfo]:
+        """An object the snapshot holds nothing about: the listing that should have named it
+        failed (its reason), or it was never read."""
+        if question.prefix is not None:
+            listing = self.listings.get(listing_id(question.bucket, question.prefix))
+            if listing is not None and listing.keys.error is not None:
+                return Fetched.unknown(listing.keys.error)
+        return Fetched.unknown(CallError("", "NotCollected", "the object was not read"))
+
+    def caller_account_of(self, principal: str) -> str | None:
+        """The account a question's principal is in: its ARN's, or the caller profile's for ""
+        and for a principal whose account no profile reads (read through the caller profile,
+        as --role-arn always was)."""
+        if principal:
+            account = account_of(principal)
+            if account in self.accounts or self.caller_account is None:
+                return account
+        return self.caller_account
+
+    def _target_side(self, questions: Sequence[Question]) -> TargetSide:
+        account_id = self.caller_account_of(questions[0].principal) or ""
+        principals = [
+            self.principals[p]
+            for p in dict.fromkeys(q.principal for q in questions)
+            if p in self.principals
+        ]
+        account = self.accounts.get(account_id)
+        if account is None:
+            gap: Fetched[Any] = Fetched.unknown(
+                no_profile_error(account_id, "organization, SCPs and VPC endpoints")
+            )
+            return TargetSide(
+                profile=None,
+                account_id=Fetched.ok(account_id) if account_id else gap,
+                caller=gap,
+                organization=gap,
+                scps=gap,
+                vpc_endpoints=gap,
+                principals=principals,
+            )
+        not_read: Fetched[Any] = Fetched.unknown(no_profile_error(account_id, "caller facts"))
+        return TargetSide(
+            profile=account.profile,
+            account_id=account.account_id,
+            caller=account.caller if account.caller is not None else not_read,
+            organization=account.organization,
+            scps=account.scps if account.scps is not None else not_read,
+            vpc_endpoints=account.vpc_endpoints if account.vpc_endpoints is not None else not_read,
+            principals=principals,
+        )
+
+    def views(self) -> Iterator[tuple[Question, str | None, SnapshotView]]:
+        """Every (question, object, view) the snapshot's questions ask about."""
+        for question in self.questions:
+            for object_key in self.object_keys(question):
+                yield question, object_key, self.view(question, object_key)
+
+    # --- reading and writing ----------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Snapshot:
+        """A v2 document, or a v1 document converted (an old incident snapshot still reads)."""
+        if not isinstance(data, dict):
+            raise SnapshotError("snapshot: the document is not a JSON object")
+        version = data.get("schema_version")
+        if version == V1_SCHEMA_VERSION:
+            return cls.from_view(SnapshotView.from_dict(data))
         if version != SCHEMA_VERSION:
             raise SnapshotError(
                 f"snapshot: schema_version {version!r} is not supported (this kmsdoctor reads "
-                f"{SCHEMA_VERSION})"
+                f"{V1_SCHEMA_VERSION} and {SCHEMA_VERSION})"
             )
-        return _load(cls, data, "snapshot")
+        snapshot: Snapshot = _load(cls, data, "snapshot")
+        for index, question in enumerate(snapshot.questions):
+            if question.bucket not in snapshot.buckets:
+                raise SnapshotError(
+                    f"snapshot.questions[{index}]: bucket {question.bucket!r} is not in "
+                    "snapshot.buckets"
+                )
+        return snapshot
 
     @classmethod
     def from_json(cls, text: str) -> Snapshot:
@@ -334,19 +614,117 @@ class Snapshot:
             raise SnapshotError(f"snapshot: not valid JSON ({exc})") from None
         return cls.from_dict(data)
 
+    @classmethod
+    def from_view(cls, view: SnapshotView) -> Snapshot:
+        """A single-question (v1) snapshot as facts and questions; `view()` gives it back."""
+        source, target, request = view.source, view.target, view.request
+        source_id = source.account_id.value if source.account_id.is_ok else None
+        target_id = target.account_id.value if target.account_id.is_ok else None
+        source_id = source_id or "unknown-resource-account"
+        target_id = target_id or "unknown-caller-account"
+        accounts = {
+            source_id: AccountFacts(
+                account_id=source.account_id,
+                profile=source.profile,
+                organization=source.organization,
+                rcps=source.rcps,
+            )
+        }
+        caller_facts = accounts.get(target_id) or AccountFacts(
+            account_id=target.account_id, profile=target.profile, organization=target.organization
+        )
+        caller_facts.caller = target.caller
+        caller_facts.scps = target.scps
+        caller_facts.vpc_endpoints = target.vpc_endpoints
+        accounts[target_id] = caller_facts
 
-def unknown_facts(snapshot: Snapshot) -> list[tuple[str, CallError]]:
-    """Every fact the profiles could not read, with where it sits in the snapshot
-    ("source.key.policy") and the call that failed, in document order."""
+        key = source.key
+        keys = {key.reference: key} if key is not None else {}
+        bucket = BucketFacts(account_id=source_id, info=source.bucket)
+        objects: dict[str, ObjectFacts] = {}
+        if request.key is not None and source.object is not None:
+            objects[object_arn(source.bucket.name, request.key)] = ObjectFacts(
+                bucket=source.bucket.name,
+                key=request.key,
+                head=source.object,
+                kms_key=key.reference if key is not None else None,
+                kms_key_found_on=key.found_on if key is not None else "object",
+            )
+        elif key is not None:
+            bucket.fallback_key = key.reference
+            bucket.fallback_key_found_on = key.found_on
+
+        principals: dict[str, PrincipalInfo] = {}
+        questions: list[Question] = []
+        for principal in target.principals:
+            name = "" if principal.source == "caller" else principal.arn
+            principals[name] = principal
+            questions.append(Question(name, request.bucket, request.key, None, request.operation))
+        if not questions:
+            questions.append(Question("", request.bucket, request.key, None, request.operation))
+        return cls(
+            region=request.region,
+            questions=questions,
+            accounts=accounts,
+            buckets={request.bucket: bucket},
+            objects=objects,
+            keys=keys,
+            principals=principals,
+            listings={},
+            tool_version=view.tool_version,
+            created_at=view.created_at,
+            caller_account=target_id,
+            kms_key=key.reference if key is not None and key.found_on == "request" else None,
+            probes=view.probes,
+        )
+
+
+def listing_id(bucket: str, prefix: str) -> str:
+    return f"s3://{bucket}/{prefix}"
+
+
+def bucket_default_key(encryption: Fetched[BucketEncryption]) -> str | None:
+    """The key the bucket's default encryption names, as configured (id, ARN or alias)."""
+    if not encryption.is_ok or encryption.value is None:
+        return None
+    if encryption.value.kms_master_key_id:
+        return encryption.value.kms_master_key_id
+    if encryption.value.sse_algorithm.startswith("aws:kms"):
+        # SSE-KMS without a key id means the AWS managed key aws/s3 of the bucket's account.
+        return "alias/aws/s3"
+    return None
+
+
+def unknown_facts(snapshot: Snapshot | SnapshotView) -> list[tuple[str, CallError]]:
+    """Every fact the profiles could not read, with where it sits in the question's view
+    ("source.key.policy") and the call that failed, in document order. A fact shared by several
+    questions is listed for the first; with several questions the place names the question."""
+    if isinstance(snapshot, SnapshotView):
+        return [(where, error) for where, error, _ in _unknown_in(snapshot, "")]
+    views = list(snapshot.views())
     found: list[tuple[str, CallError]] = []
-    _collect_unknown(snapshot, "", found)
+    reported: set[int] = set()
+    for question, object_key, view in views:
+        where = ""
+        if len(views) > 1:
+            who = question.principal or "the caller"
+            where = f"{who} on s3://{question.bucket}/{object_key or ''}: "
+        in_view = _unknown_in(view, where)
+        found += [(place, error) for place, error, fact in in_view if fact not in reported]
+        reported.update(fact for _, _, fact in in_view)
     return found
 
 
-def _collect_unknown(node: Any, where: str, found: list[tuple[str, CallError]]) -> None:
+def _unknown_in(node: Any, where: str) -> list[tuple[str, CallError, int]]:
+    found: list[tuple[str, CallError, int]] = []
+    _collect_unknown(node, where, found)
+    return found
+
+
+def _collect_unknown(node: Any, where: str, found: list[tuple[str, CallError, int]]) -> None:
     if isinstance(node, Fetched):
         if node.is_unknown and node.error is not None:
-            found.append((where, node.error))
+            found.append((where, node.error, id(node)))
         if node.value is not None:
             _collect_unknown(node.value, where, found)
         return
@@ -356,7 +734,7 @@ def _collect_unknown(node: Any, where: str, found: list[tuple[str, CallError]]) 
         return
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
         for f in dataclasses.fields(node):
-            child = f"{where}.{f.name}" if where else f.name
+            child = f"{where}.{f.name}" if where and not where.endswith(" ") else where + f.name
             _collect_unknown(getattr(node, f.name), child, found)
 
 
@@ -437,4 +815,7 @@ def _load_dataclass(cls: Any, data: Any, where: str, typevars: dict[Any, Any]) -
             values[f.name] = _load(hints[f.name], data[f.name], f"{where}.{f.name}", typevars)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise SnapshotError(f"{where}: missing field {f.name!r}")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:  # a dataclass that checks itself (Question)
+        raise SnapshotError(f"{where}: {exc}") from None

@@ -23,7 +23,7 @@ from kmsdoctor.snapshot import (
     KeyInfo,
     ObjectInfo,
     PrincipalInfo,
-    Snapshot,
+    SnapshotView,
     VpcEndpoint,
 )
 
@@ -54,7 +54,7 @@ class Authorization:
 
 @dataclass
 class RequestContext:
-    snapshot: Snapshot
+    snapshot: SnapshotView
     principal: PrincipalInfo
     s3_request: S3Request  # the request S3 will make (kmsdoctor/s3_request.py); fields below
     operation: Literal["read", "write"]
@@ -133,7 +133,7 @@ class RequestContext:
 # --- building the context ----------------------------------------------------------------------
 
 
-def build_request_context(snapshot: Snapshot, principal: PrincipalInfo) -> RequestContext:
+def build_request_context(snapshot: SnapshotView, principal: PrincipalInfo) -> RequestContext:
     source = snapshot.source
     s3 = s3_request(snapshot)
     assumptions: list[str] = list(s3.assumptions)
@@ -172,7 +172,7 @@ def build_request_context(snapshot: Snapshot, principal: PrincipalInfo) -> Reque
 
 
 def _principal_and_keys(
-    snapshot: Snapshot, principal: PrincipalInfo, assumptions: list[str]
+    snapshot: SnapshotView, principal: PrincipalInfo, assumptions: list[str]
 ) -> tuple[RequestPrincipal, dict[str, ContextValue]]:
     account = account_of(principal.arn)
     entity = principal.entity.value if principal.entity.is_ok else None
@@ -220,7 +220,7 @@ def _principal_and_keys(
     return request_principal, keys
 
 
-def _s3_endpoints(snapshot: Snapshot) -> list[VpcEndpoint]:
+def _s3_endpoints(snapshot: SnapshotView) -> list[VpcEndpoint]:
     fetched = snapshot.target.vpc_endpoints
     if not fetched.is_ok or not fetched.value:
         return []

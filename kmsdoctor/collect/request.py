@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from kmsdoctor.errors import UsageError
+from kmsdoctor.arn import role_name_of
 
 
 @dataclass(frozen=True)
@@ -25,18 +25,3 @@ class CollectRequest:
         # Checked before any AWS call: `diagnose` starts assuming the roles while it collects.
         for role_arn in self.role_arns:
             role_name_of(role_arn)
-
-
-def role_name_of(role_arn: str) -> str:
-    """The role name in an IAM role ARN; anything else is a UsageError naming --role-arn."""
-    parts = role_arn.split(":", 5)
-    if (
-        len(parts) != 6
-        or parts[0] != "arn"
-        or parts[2] != "iam"
-        or not parts[5].startswith("role/")
-    ):
-        raise UsageError(
-            f"--role-arn {role_arn!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
-        )
-    return parts[5].rsplit("/", 1)[-1]

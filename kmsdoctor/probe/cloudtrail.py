@@ -28,7 +28,7 @@ from kmsdoctor.aws import call, client, session_for
 from kmsdoctor.concurrency import worker_pool
 from kmsdoctor.probe.subject import probe_subject
 from kmsdoctor.redact import redact
-from kmsdoctor.snapshot import CallError, PrincipalInfo, ProbeCall, Snapshot
+from kmsdoctor.snapshot import CallError, PrincipalInfo, ProbeCall, Snapshot, SnapshotView
 
 if TYPE_CHECKING:
     from kmsdoctor.collect import CollectRequest
@@ -69,9 +69,11 @@ class TrailPage:
 
 
 def lookup_denials(
-    request: CollectRequest, snapshot: Snapshot, now: datetime | None = None
+    request: CollectRequest, snapshot: Snapshot | SnapshotView, now: datetime | None = None
 ) -> list[ProbeCall]:
     """One `cloudtrail:LookupEvents` ProbeCall per principal and account (A, then B)."""
+    if isinstance(snapshot, Snapshot):
+        snapshot = snapshot.combined_view()
     subject = probe_subject(snapshot)
     region = subject.key_region
     event_name = "GenerateDataKey" if snapshot.request.operation == "write" else "Decrypt"
@@ -95,7 +97,7 @@ def lookup_denials(
     return calls
 
 
-def _account(snapshot: Snapshot, side: TrailSide) -> str:
+def _account(snapshot: SnapshotView, side: TrailSide) -> str:
     fetched = snapshot.source.account_id if side == "source" else snapshot.target.account_id
     return (fetched.value or "") if fetched.is_ok else ""
 

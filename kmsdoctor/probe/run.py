@@ -34,7 +34,7 @@ from kmsdoctor.probe.calls import (
 )
 from kmsdoctor.probe.decrypt import SealedValue, decrypt_as_caller, seal_random_value
 from kmsdoctor.probe.subject import ProbePrincipal, ProbeSubject, probe_principals, probe_subject
-from kmsdoctor.snapshot import CallError, ProbeCall, Snapshot
+from kmsdoctor.snapshot import CallError, ProbeCall, Snapshot, SnapshotView
 
 if TYPE_CHECKING:
     from kmsdoctor.collect import CollectRequest
@@ -52,9 +52,12 @@ Sealed = SealedValue | CallError | str
 
 
 def run_probes(
-    request: CollectRequest, snapshot: Snapshot, options: ProbeOptions
+    request: CollectRequest, snapshot: Snapshot | SnapshotView, options: ProbeOptions
 ) -> list[ProbeCall]:
-    """Probe as every principal of the snapshot; the calls in a stable order per principal."""
+    """Probe as every principal of the snapshot; the calls in a stable order per principal.
+    A schema v2 snapshot is probed through its combined view (the shorthand's object)."""
+    if isinstance(snapshot, Snapshot):
+        snapshot = snapshot.combined_view()
     subject = probe_subject(snapshot)
     principals = probe_principals(snapshot)
     if not principals:
@@ -78,7 +81,9 @@ def run_probes(
     return calls
 
 
-def _callers(request: CollectRequest, snapshot: Snapshot, options: ProbeOptions) -> ProbeCallers:
+def _callers(
+    request: CollectRequest, snapshot: SnapshotView, options: ProbeOptions
+) -> ProbeCallers:
     """The prepared callers when they were made for the snapshot's Region; else made now."""
     region = snapshot.request.region
     if options.prepared is not None:
@@ -93,7 +98,7 @@ def _probe_one(
     principal: ProbePrincipal,
     subject: ProbeSubject,
     sealed_f: Future[Sealed] | None,
-    snapshot: Snapshot,
+    snapshot: SnapshotView,
 ) -> list[ProbeCall]:
     if isinstance(clients, CallError):  # the target profile could not assume this role
         return _could_not_assume(principal, clients, subject, sealed_f is not None)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from kmsdoctor.s3_request import s3_request
-from kmsdoctor.snapshot import PrincipalInfo, Snapshot
+from kmsdoctor.snapshot import PrincipalInfo, SnapshotView
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ProbePrincipal:
     assume: bool  # True: assume this role from the caller profile first
 
 
-def probe_subject(snapshot: Snapshot) -> ProbeSubject:
+def probe_subject(snapshot: SnapshotView) -> ProbeSubject:
     request = s3_request(snapshot)
     return ProbeSubject(
         operation=request.operation,
@@ -51,7 +51,7 @@ def probe_subject(snapshot: Snapshot) -> ProbeSubject:
     )
 
 
-def probe_principals(snapshot: Snapshot) -> list[ProbePrincipal]:
+def probe_principals(snapshot: SnapshotView) -> list[ProbePrincipal]:
     """The principals the analysis covers, each with how to become it."""
     return [_probe_principal(p) for p in snapshot.target.principals]
 

@@ -26,6 +26,7 @@ from kmsdoctor.snapshot import (
     PrincipalInfo,
     RequestSpec,
     Snapshot,
+    SnapshotView,
     SourceSide,
     TargetSide,
     VpcEndpoint,
@@ -335,7 +336,7 @@ def make_snapshot(
     operation: str = "read",
     source_profile: str | None = "a",
     target_profile: str | None = "b",
-) -> Snapshot:
+) -> SnapshotView:
     """A healthy cross-account read unless told otherwise.
 
     `key=ABSENT` means no KMS key is involved; `obj=ABSENT` means the object does not exist.
@@ -380,7 +381,7 @@ def make_snapshot(
     endpoints = (
         vpc_endpoints if isinstance(vpc_endpoints, Fetched) else Fetched.ok(list(vpc_endpoints))
     )
-    return Snapshot(
+    return SnapshotView(
         request=RequestSpec(
             bucket=BUCKET,
             key=object_key,
@@ -422,8 +423,9 @@ def make_snapshot(
     )
 
 
-def diagnose(snapshot: Snapshot) -> Diagnosis:
-    """Analyse, after a JSON round trip: what the CLI's `analyze` command would read."""
+def diagnose(snapshot: SnapshotView) -> Diagnosis:
+    """Analyse, after a JSON round trip: what the CLI's `analyze` command would read (the
+    single-question document converted to schema v2 on read)."""
     replayed = Snapshot.from_json(snapshot.to_json())
     return analyze_snapshot(replayed)
 

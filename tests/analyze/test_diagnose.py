@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kmsdoctor import diagnose as diagnose_module
 from kmsdoctor.diagnose import DiagnoseOptions, run_diagnosis
-from kmsdoctor.snapshot import ProbeCall
+from kmsdoctor.snapshot import ProbeCall, Snapshot
 from tests.analyze.factories import ROLE_ARN, make_snapshot
 
 
@@ -15,7 +15,7 @@ def _patch_collect(monkeypatch, snapshot):
 
     def fake_collect(request):
         seen.append(request)
-        return snapshot
+        return Snapshot.from_view(snapshot)  # the same facts (and probe list) as schema v2
 
     monkeypatch.setattr(kmsdoctor.collect, "collect_snapshot", fake_collect)
     return seen

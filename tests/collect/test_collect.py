@@ -28,7 +28,9 @@ def collect(box, run_cli, tmp_path: Path, *extra: str, command: str = "collect")
     result = run_cli(*box.cli_args(command, "--output", str(output), *extra))
     assert result.exit_code == 0, result.stderr
     text = output.read_text(encoding="utf-8")
-    return Snapshot.from_json(text), text, result
+    # The shorthand's questions (one per principal, same object) as one view: the resource
+    # account's `source` side and the caller account's `target` side with every principal.
+    return Snapshot.from_json(text).combined_view(), text, result
 
 
 def one_line_error(result) -> str:
@@ -114,7 +116,7 @@ def test_collect_json_lists_what_the_profiles_could_not_read(
     aws_faults.add("kms", "GetKeyPolicy", "AccessDeniedException", "not authorized")
     _, _, result = collect(box, run_cli, tmp_path, "--format", "json")
     report = json.loads(result.stdout)
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2  # the snapshot written is schema v2
     assert report["output"] == str(tmp_path / "snapshot.json")
     assert {
         "where": "source.key.policy",

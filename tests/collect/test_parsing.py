@@ -6,9 +6,9 @@ import urllib.parse
 
 import pytest
 
+from kmsdoctor.collect.caller_account import caller_principal, role_arn_principal
 from kmsdoctor.collect.fetch import parse_policy_document
-from kmsdoctor.collect.source import bucket_region, key_region
-from kmsdoctor.collect.target import caller_principal, role_arn_principal
+from kmsdoctor.collect.resource_account import bucket_region, key_region
 from kmsdoctor.errors import UsageError
 from kmsdoctor.snapshot import CallerIdentity
 

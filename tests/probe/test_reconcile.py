@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kmsdoctor.analyze import analyze_snapshot
 from kmsdoctor.analyze.reconcile import read_answer
-from kmsdoctor.snapshot import ProbeCall, Snapshot
+from kmsdoctor.snapshot import ProbeCall, Snapshot, SnapshotView
 from tests.analyze.factories import (
     KEY_ARN,
     OBJECT_ARN,
@@ -33,12 +33,12 @@ def _denied(action: str, resource: str, policy: str) -> str:
     )
 
 
-def _with(snapshot: Snapshot, *calls: ProbeCall) -> Snapshot:
+def _with(snapshot: SnapshotView, *calls: ProbeCall) -> SnapshotView:
     snapshot.probes = list(calls)
     return snapshot
 
 
-def _key_policy_shut() -> Snapshot:
+def _key_policy_shut() -> SnapshotView:
     return make_snapshot(key=make_key(policy=key_policy()))
 
 

@@ -1,5 +1,8 @@
 """A snapshot passed around during an incident may be truncated, hand-edited or from another
-version. Reading it must give a Snapshot or one SnapshotError naming the place — never a crash."""
+version. Reading it must give a Snapshot or one SnapshotError naming the place — never a crash.
+
+`minimal_snapshot()` is a single-question (schema v1) document: what kmsdoctor wrote before
+schema v2, and what a question's view still serialises to. Reading one converts it."""
 
 from __future__ import annotations
 
@@ -12,18 +15,20 @@ from hypothesis import strategies as st
 
 from kmsdoctor.snapshot import (
     SCHEMA_VERSION,
+    V1_SCHEMA_VERSION,
     BucketInfo,
     CallError,
     Fetched,
     RequestSpec,
     Snapshot,
     SnapshotError,
+    SnapshotView,
     SourceSide,
     TargetSide,
 )
 
 
-def minimal_snapshot() -> Snapshot:
+def minimal_snapshot() -> SnapshotView:
     unknown = Fetched.unknown(CallError("s3:GetBucketPolicy", "AccessDenied", "denied"))
     bucket = BucketInfo(
         name="datalake-curated-a",
@@ -56,14 +61,30 @@ def minimal_snapshot() -> Snapshot:
     request = RequestSpec(
         bucket="datalake-curated-a", key=None, operation="read", region="eu-west-1"
     )
-    return Snapshot(
+    return SnapshotView(
         request=request, source=source, target=target, tool_version="0.1.0", created_at="now"
     )
 
 
-def test_snapshot_survives_a_round_trip_through_json():
-    snapshot = minimal_snapshot()
+def test_v1_snapshot_converted_on_read_gives_back_the_same_view():
+    old = minimal_snapshot()
+    assert old.schema_version == V1_SCHEMA_VERSION
+    snapshot = Snapshot.from_json(old.to_json())
+    assert snapshot.schema_version == SCHEMA_VERSION
+    (question,) = snapshot.questions
+    assert snapshot.view(question, question.key) == old
+
+
+def test_v2_snapshot_survives_a_round_trip_through_json():
+    snapshot = Snapshot.from_view(minimal_snapshot())
     assert Snapshot.from_json(snapshot.to_json()) == snapshot
+
+
+def test_v2_snapshot_whose_question_names_a_bucket_it_holds_nothing_about_is_refused():
+    data = Snapshot.from_view(minimal_snapshot()).to_dict()
+    data["questions"][0]["bucket"] = "another-bucket"
+    with pytest.raises(SnapshotError, match="another-bucket"):
+        Snapshot.from_dict(data)
 
 
 def test_snapshot_from_a_newer_kmsdoctor_is_refused_with_its_version():
@@ -120,6 +141,7 @@ def _paths(node, prefix=()):
 
 
 _ALL_PATHS = [p for p in _paths(minimal_snapshot().to_dict()) if p]
+_ALL_V2_PATHS = [p for p in _paths(Snapshot.from_view(minimal_snapshot()).to_dict()) if p]
 
 
 @settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -132,3 +154,17 @@ def test_any_single_field_corrupted_reads_or_fails_cleanly(path, replacement):
     node[path[-1]] = replacement
     with contextlib.suppress(SnapshotError):
         Snapshot.from_dict(data)
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(_ALL_V2_PATHS), json_values)
+def test_any_single_field_of_a_v2_snapshot_corrupted_reads_or_fails_cleanly(path, replacement):
+    data = Snapshot.from_view(minimal_snapshot()).to_dict()
+    node = data
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = replacement
+    with contextlib.suppress(SnapshotError):
+        snapshot = Snapshot.from_dict(data)
+        for _ in snapshot.views():  # what `analyze` reads next
+            pass

@@ -22,7 +22,7 @@ import pytest
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from kmsdoctor import aws
-from kmsdoctor.snapshot import Snapshot
+from kmsdoctor.snapshot import Snapshot, SnapshotView
 from tests.trust.aws_answers import (
     iam_response,
     json_params,
@@ -50,11 +50,11 @@ def diagnose(sandbox, *extra: str, profile: str = "b") -> dict[str, Any]:
     return report
 
 
-def collect(sandbox, tmp_path, profile: str = "b") -> Snapshot:
+def collect(sandbox, tmp_path, profile: str = "b") -> SnapshotView:
     output = tmp_path / "snapshot.json"
     run = run_kmsdoctor(*sandbox.args("collect", "--output", str(output), profile=profile))
     assert run.exit_code == 0, run.stderr
-    return Snapshot.from_json(output.read_text(encoding="utf-8"))
+    return Snapshot.from_json(output.read_text(encoding="utf-8")).combined_view()
 
 
 def unknown_locks(report: dict[str, Any]) -> set[str]:

@@ -41,7 +41,8 @@ def test_collect_snapshot_and_its_debug_log_hold_no_credentials_or_object_bytes(
     assert run.exit_code == 0, run.stderr
     assert "aws kms:GetKeyPolicy ok" in run.stderr  # the debug log did run
     snapshot_text = output.read_text(encoding="utf-8")
-    assert Snapshot.from_json(snapshot_text).source.object.is_ok  # the object was looked at
+    view = Snapshot.from_json(snapshot_text).combined_view()
+    assert view.source.object.is_ok  # the object was looked at
     assert_nothing_secret(snapshot_text, trust_sandbox, "the snapshot")
     assert_nothing_secret(run.output, trust_sandbox, "collect's output and --debug log")
 

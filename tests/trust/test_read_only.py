@@ -95,7 +95,7 @@ ALLOWED_SERVICES = {entry.split(":")[0] for entry in aws.ALLOWED_OPERATIONS}
 class NamedOperation:
     """An AWS operation named in kmsdoctor's source."""
 
-    where: str  # "kmsdoctor/collect/source.py:52"
+    where: str  # "kmsdoctor/collect/resource_account.py:52"
     service: str | None  # None when the source does not say which client it is
     pattern: str  # "GetKeyPolicy", or a regex for an f-string: "Get[A-Z][a-z]+Policy"
 

@@ -1,17 +1,21 @@
-"""Account B: who the caller is, and each principal's policies; VPC endpoints for S3 and KMS.
+"""The caller account (B): who the caller is, each principal's policies, VPC endpoints for S3
+and KMS.
 
-Everything here is read with the target profile's own credentials. A `--role-arn` principal is
-read from IAM, not assumed: collection needs only its policies (the probe assumes it later).
+Everything here is read with the caller account's profile (the shorthand's --target-profile).
+A `--role-arn` principal is read from IAM, not assumed: collection needs only its policies (the
+probe assumes it later). A managed policy attached to many principals is read once when the
+caller passes a shared `ManagedPolicyReader` (the collection planner does).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from kmsdoctor.arn import parse_arn, role_name_of
 from kmsdoctor.aws import CallResult, call, call_pages
 from kmsdoctor.collect.fetch import first_failure, iso, parallel, parse_policy_document, to_fetched
-from kmsdoctor.collect.request import role_name_of
 from kmsdoctor.snapshot import (
     CallerIdentity,
     CallError,
@@ -23,6 +27,8 @@ from kmsdoctor.snapshot import (
 )
 
 Kind = Literal["role", "user"]
+# Reads one managed policy's default version with an IAM client.
+ManagedPolicyReader = Callable[[Any, str], Fetched[NamedPolicy]]
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,9 @@ def caller_identity(response: dict[str, Any]) -> CallerIdentity:
 def caller_principal(caller: CallerIdentity) -> PrincipalRef:
     """The IAM entity behind the target profile's own credentials."""
     arn = caller.arn
-    partition = arn.split(":")[1] if arn.count(":") >= 5 else "aws"
-    resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
+    parsed = parse_arn(arn)
+    partition = parsed.partition if parsed else "aws"
+    resource = parsed.resource if parsed else ""
     if resource.startswith("assumed-role/"):
         # arn:aws:sts::B:assumed-role/NAME/SESSION: the role's path is not in a session ARN.
         name = resource.split("/")[1]
@@ -71,7 +78,9 @@ def role_arn_principal(role_arn: str) -> PrincipalRef:
     return PrincipalRef("role", role_name_of(role_arn), role_arn, "role_arn")
 
 
-def collect_principal(iam: Any, ref: PrincipalRef) -> PrincipalInfo:
+def collect_principal(
+    iam: Any, ref: PrincipalRef, managed: ManagedPolicyReader | None = None
+) -> PrincipalInfo:
     if ref.unsupported:
         gap: Fetched[Any] = Fetched.unknown(
             CallError("iam:GetUser", "UnsupportedPrincipal", ref.unsupported)
@@ -89,7 +98,7 @@ def collect_principal(iam: Any, ref: PrincipalRef) -> PrincipalInfo:
             session_policy=gap,
         )
     collect = _collect_role if ref.kind == "role" else _collect_user
-    return collect(iam, ref)
+    return collect(iam, ref, managed or read_managed_policy)
 
 
 def _session_policy(ref: PrincipalRef) -> Fetched[NamedPolicy]:
@@ -108,11 +117,11 @@ def _session_policy(ref: PrincipalRef) -> Fetched[NamedPolicy]:
     )
 
 
-def _collect_role(iam: Any, ref: PrincipalRef) -> PrincipalInfo:
+def _collect_role(iam: Any, ref: PrincipalRef, managed: ManagedPolicyReader) -> PrincipalInfo:
     role, inline, attached = parallel(
         lambda: call(iam, "GetRole", RoleName=ref.name),
         lambda: _inline_policies(iam, "Role", "RoleName", ref.name),
-        lambda: _attached_policies(iam, "Role", "RoleName", ref.name),
+        lambda: _attached_policies(iam, "Role", "RoleName", ref.name, managed),
     )
     entity = to_fetched(role, lambda r: _entity(r["Role"]))
     return PrincipalInfo(
@@ -124,17 +133,17 @@ def _collect_role(iam: Any, ref: PrincipalRef) -> PrincipalInfo:
         inline_policies=inline,
         attached_policies=attached,
         group_policies=Fetched.absent(),  # roles are never in groups
-        permissions_boundary=_boundary(iam, role, "Role"),
+        permissions_boundary=_boundary(iam, role, "Role", managed),
         session_policy=_session_policy(ref),
     )
 
 
-def _collect_user(iam: Any, ref: PrincipalRef) -> PrincipalInfo:
+def _collect_user(iam: Any, ref: PrincipalRef, managed: ManagedPolicyReader) -> PrincipalInfo:
     user, inline, attached, groups = parallel(
         lambda: call(iam, "GetUser", UserName=ref.name),
         lambda: _inline_policies(iam, "User", "UserName", ref.name),
-        lambda: _attached_policies(iam, "User", "UserName", ref.name),
-        lambda: _group_policies(iam, ref.name),
+        lambda: _attached_policies(iam, "User", "UserName", ref.name, managed),
+        lambda: _group_policies(iam, ref.name, managed),
     )
     entity = to_fetched(user, lambda r: _entity(r["User"]))
     return PrincipalInfo(
@@ -146,7 +155,7 @@ def _collect_user(iam: Any, ref: PrincipalRef) -> PrincipalInfo:
         inline_policies=inline,
         attached_policies=attached,
         group_policies=groups,
-        permissions_boundary=_boundary(iam, user, "User"),
+        permissions_boundary=_boundary(iam, user, "User", managed),
         session_policy=_session_policy(ref),
     )
 
@@ -165,7 +174,9 @@ def _entity(raw: dict[str, Any]) -> EntityInfo:
     )
 
 
-def _boundary(iam: Any, entity: CallResult, kind: str) -> Fetched[NamedPolicy]:
+def _boundary(
+    iam: Any, entity: CallResult, kind: str, managed: ManagedPolicyReader
+) -> Fetched[NamedPolicy]:
     if not entity.ok:
         assert entity.error is not None
         return Fetched.unknown(entity.error)
@@ -173,7 +184,7 @@ def _boundary(iam: Any, entity: CallResult, kind: str) -> Fetched[NamedPolicy]:
     boundary = entity.response[kind].get("PermissionsBoundary")
     if not boundary:
         return Fetched.absent()
-    return _managed_policy(iam, boundary["PermissionsBoundaryArn"])
+    return managed(iam, boundary["PermissionsBoundaryArn"])
 
 
 def _inline_policies(iam: Any, kind: str, name_param: str, name: str) -> Fetched[list[NamedPolicy]]:
@@ -202,7 +213,7 @@ def _inline_policy(response: dict[str, Any]) -> NamedPolicy:
 
 
 def _attached_policies(
-    iam: Any, kind: str, name_param: str, name: str
+    iam: Any, kind: str, name_param: str, name: str, managed: ManagedPolicyReader
 ) -> Fetched[list[NamedPolicy]]:
     listed = call_pages(
         iam, f"ListAttached{kind}Policies", "AttachedPolicies", **{name_param: name}
@@ -211,14 +222,14 @@ def _attached_policies(
         assert listed.error is not None
         return Fetched.unknown(listed.error)
     arns = [p["PolicyArn"] for p in (listed.response or {}).get("AttachedPolicies", [])]
-    policies = parallel(*[(lambda a=a: _managed_policy(iam, a)) for a in arns])
+    policies = parallel(*[(lambda a=a: managed(iam, a)) for a in arns])
     gap = next((p for p in policies if not p.is_ok), None)
     if gap is not None:
         return Fetched.unknown(gap.error)
     return Fetched.ok([p.value for p in policies])
 
 
-def _managed_policy(iam: Any, arn: str) -> Fetched[NamedPolicy]:
+def read_managed_policy(iam: Any, arn: str) -> Fetched[NamedPolicy]:
     """A managed policy's default version: GetPolicy says which, GetPolicyVersion has it."""
     policy = call(iam, "GetPolicy", PolicyArn=arn)
     if not policy.ok:
@@ -237,7 +248,9 @@ def _managed_policy(iam: Any, arn: str) -> Fetched[NamedPolicy]:
     )
 
 
-def _group_policies(iam: Any, user_name: str) -> Fetched[list[NamedPolicy]]:
+def _group_policies(
+    iam: Any, user_name: str, managed: ManagedPolicyReader
+) -> Fetched[list[NamedPolicy]]:
     """Every group's inline and attached policies, named GROUP/POLICY."""
     groups = call_pages(iam, "ListGroupsForUser", "Groups", UserName=user_name)
     if not groups.ok:
@@ -248,7 +261,7 @@ def _group_policies(iam: Any, user_name: str) -> Fetched[list[NamedPolicy]]:
     def of_group(group: str) -> list[Fetched[list[NamedPolicy]]]:
         return parallel(
             lambda: _inline_policies(iam, "Group", "GroupName", group),
-            lambda: _attached_policies(iam, "Group", "GroupName", group),
+            lambda: _attached_policies(iam, "Group", "GroupName", group, managed),
         )
 
     per_group = parallel(*[(lambda g=g: of_group(g)) for g in names])

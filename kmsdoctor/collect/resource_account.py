@@ -1,22 +1,25 @@
-"""Account A: the bucket, the object, and the KMS key that matters."""
+"""The resource account (A): the bucket, its objects, and the KMS key that matters."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, Literal
 
+from kmsdoctor.arn import account_of, bucket_arn, is_key_arn, object_arn, parse_arn, region_of
 from kmsdoctor.aws import CallResult, call, call_pages
 from kmsdoctor.collect.fetch import iso, parallel, parse_policy_document, to_fetched
 from kmsdoctor.errors import UsageError
 from kmsdoctor.snapshot import (
     BucketEncryption,
     BucketInfo,
+    CallError,
     Fetched,
     Grant,
     KeyInfo,
     KeyMetadata,
     NamedPolicy,
     ObjectInfo,
+    PrefixListing,
     PublicAccessBlock,
 )
 
@@ -54,7 +57,7 @@ def collect_bucket(s3: Any, bucket: str, profile: str) -> BucketInfo:
     _refuse_missing_bucket([location, policy, encryption, ownership, pab, acl], bucket, profile)
     return BucketInfo(
         name=bucket,
-        arn=f"arn:aws:s3:::{bucket}",
+        arn=bucket_arn(bucket),
         region=to_fetched(location, bucket_region),
         policy=to_fetched(
             policy,
@@ -95,18 +98,27 @@ def _public_access_block(response: dict[str, Any]) -> PublicAccessBlock:
     )
 
 
-def collect_object(s3: Any, bucket: str, key: str, profile: str) -> Fetched[ObjectInfo]:
-    head, acl = parallel(
-        lambda: call(s3, "HeadObject", Bucket=bucket, Key=key),
-        lambda: call(s3, "GetObjectAcl", Bucket=bucket, Key=key),
-    )
-    _refuse_missing_bucket([head, acl], bucket, profile)
-    acl_owner = to_fetched(acl, lambda r: r["Owner"]["ID"], NO_OBJECT)
+def collect_object(
+    s3: Any, bucket: str, key: str, profile: str, owner_id: Fetched[str] | None = None
+) -> Fetched[ObjectInfo]:
+    """HeadObject (the key, Bucket Key and size), and GetObjectAcl for the object's owner unless
+    `owner_id` is already known (a listing with FetchOwner gives it for every object)."""
+    if owner_id is None:
+        head, acl = parallel(
+            lambda: call(s3, "HeadObject", Bucket=bucket, Key=key),
+            lambda: call(s3, "GetObjectAcl", Bucket=bucket, Key=key),
+        )
+        _refuse_missing_bucket([head, acl], bucket, profile)
+        acl_owner = to_fetched(acl, lambda r: r["Owner"]["ID"], NO_OBJECT)
+    else:
+        head = call(s3, "HeadObject", Bucket=bucket, Key=key)
+        _refuse_missing_bucket([head], bucket, profile)
+        acl_owner = owner_id
 
     def object_info(response: dict[str, Any]) -> ObjectInfo:
         return ObjectInfo(
             key=key,
-            arn=f"arn:aws:s3:::{bucket}/{key}",
+            arn=object_arn(bucket, key),
             version_id=response.get("VersionId"),
             sse_algorithm=response.get("ServerSideEncryption"),
             kms_key_id=response.get("SSEKMSKeyId"),
@@ -124,11 +136,7 @@ def collect_object(s3: Any, bucket: str, key: str, profile: str) -> Fetched[Obje
 
 def key_region(reference: str, default_region: str) -> str:
     """KMS resolves key ids and alias names in the caller's Region; ARNs name their own."""
-    if reference.startswith("arn:"):
-        parts = reference.split(":")
-        if len(parts) >= 6 and parts[3]:
-            return parts[3]
-    return default_region
+    return region_of(reference) or default_region
 
 
 KeySource = Literal["object", "request", "bucket_default"]
@@ -153,7 +161,7 @@ def collect_key(
         described = call(kms, "DescribeKey", KeyId=reference)
     metadata = to_fetched(described, _key_metadata, NO_KEY)
     if not metadata.is_ok:
-        arn = reference if ":key/" in reference else None
+        arn = reference if is_key_arn(reference) else None
         return KeyInfo(
             reference=reference,
             found_on=found_on,
@@ -195,11 +203,12 @@ def _same_gap(metadata: Fetched[KeyMetadata]) -> Fetched[Any]:
 def _key_metadata(response: dict[str, Any]) -> KeyMetadata:
     meta = response["KeyMetadata"]
     arn = meta["Arn"]
+    parsed = parse_arn(arn)
     return KeyMetadata(
         key_id=meta["KeyId"],
         arn=arn,
-        account_id=meta.get("AWSAccountId") or arn.split(":")[4],
-        region=arn.split(":")[3],
+        account_id=meta.get("AWSAccountId") or (parsed.account if parsed else ""),
+        region=parsed.region if parsed else "",
         key_state=meta.get("KeyState", "Enabled" if meta.get("Enabled") else "Disabled"),
         enabled=bool(meta.get("Enabled", False)),
         key_manager=meta.get("KeyManager", "CUSTOMER"),
@@ -225,13 +234,64 @@ def _grant(grant: dict[str, Any]) -> Grant:
     )
 
 
-def bucket_default_key(encryption: Fetched[BucketEncryption]) -> str | None:
-    """The key the bucket's default encryption names, as configured (id, ARN or alias)."""
-    if not encryption.is_ok or encryption.value is None:
-        return None
-    if encryption.value.kms_master_key_id:
-        return encryption.value.kms_master_key_id
-    if encryption.value.sse_algorithm.startswith("aws:kms"):
-        # SSE-KMS without a key id means the AWS managed key aws/s3 of the bucket's account.
-        return "alias/aws/s3"
-    return None
+def key_visibility(key: KeyInfo, reading_account: str) -> KeyInfo:
+    """DescribeKey's NotFoundException proves a key does not exist only in the key's own
+    account; for a key ARN in another account it just means the reader cannot see it."""
+    if key.metadata.status != "absent" or key.arn is None:
+        return key
+    if account_of(key.arn) == reading_account:
+        return key
+    assert key.metadata.error is not None
+    gap: Fetched[Any] = Fetched.unknown(key.metadata.error)
+    key.metadata, key.policy, key.grants, key.aliases = gap, gap, gap, gap
+    return key
+
+
+# --- a prefix ------------------------------------------------------------------------------------
+
+
+def list_prefix(
+    s3: Any, bucket: str, prefix: str, max_objects: int, profile: str
+) -> tuple[PrefixListing, dict[str, Fetched[str]]]:
+    """ListObjectsV2 page by page until `max_objects` keys, recording whether S3 had more; with
+    each object's owner (FetchOwner), so no GetObjectAcl per object is needed."""
+    keys: list[str] = []
+    owners: dict[str, Fetched[str]] = {}
+    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "FetchOwner": True}
+    truncated = False
+    while True:
+        params["MaxKeys"] = min(1000, max_objects - len(keys))
+        page = call(s3, "ListObjectsV2", **params)
+        _refuse_missing_bucket([page], bucket, profile)
+        if not page.ok:
+            assert page.error is not None
+            return PrefixListing(bucket, prefix, Fetched.unknown(page.error)), {}
+        assert page.response is not None
+        for item in page.response.get("Contents", []):
+            keys.append(item["Key"])
+            owner = item.get("Owner", {}).get("ID")
+            owners[item["Key"]] = Fetched.ok(owner) if owner else Fetched.absent()
+        more = bool(page.response.get("IsTruncated"))
+        token = page.response.get("NextContinuationToken")
+        if not more or not token:
+            break
+        if len(keys) >= max_objects:
+            truncated = True
+            break
+        params["ContinuationToken"] = token
+    return PrefixListing(bucket, prefix, Fetched.ok(keys), truncated), owners
+
+
+def unreadable_bucket(bucket: str, why: CallError) -> BucketInfo:
+    """A bucket no profile can read: every fact unknown, with the same reason."""
+    gap: Fetched[Any] = Fetched.unknown(why)
+    return BucketInfo(
+        name=bucket,
+        arn=bucket_arn(bucket),
+        region=gap,
+        policy=gap,
+        encryption=gap,
+        ownership_controls=gap,
+        public_access_block=gap,
+        acl_owner_id=gap,
+    )

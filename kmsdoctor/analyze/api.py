@@ -1,0 +1,111 @@
+"""The one analysis API every command calls: a snapshot and a question in, answers out.
+
+`answer(snapshot, question)` answers one question: one `ObjectAnswer` per object (one for a
+key or a bucket, one per listed object for a prefix). `analyze_snapshot(snapshot)` answers the
+snapshot's own questions — what `diagnose` and `analyze` print. Both read the snapshot through
+`Snapshot.view`, the single-question shape the locks and rules know, built from the shared
+facts. No boto3 or CLI import here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kmsdoctor.analyze.cloudtrail import cloudtrail_hint
+from kmsdoctor.analyze.context import build_request_context
+from kmsdoctor.analyze.evaluation import evaluate_principal
+from kmsdoctor.analyze.locks import evaluate_locks
+from kmsdoctor.analyze.model import (
+    LOCK_NAMES,
+    Diagnosis,
+    LockResult,
+    PrincipalDiagnosis,
+)
+from kmsdoctor.analyze.reconcile import apply_reconciliation, reconcile
+from kmsdoctor.analyze.rules import run_rules
+from kmsdoctor.questions import Question
+from kmsdoctor.snapshot import PrincipalInfo, Snapshot, SnapshotView, listing_id
+
+
+@dataclass
+class ObjectAnswer:
+    question: Question
+    object_key: str | None  # the object answered for; None: the bucket alone (no key given)
+    diagnosis: PrincipalDiagnosis
+    notes: list[str] = field(default_factory=list)  # assumptions made for this answer
+
+
+def analyze_principal(
+    view: SnapshotView, principal: PrincipalInfo
+) -> tuple[PrincipalDiagnosis, list[str]]:
+    """The locks and findings for one principal of a view, and the assumptions made for it."""
+    ctx = build_request_context(view, principal)
+    ev = evaluate_principal(ctx)
+    locks = evaluate_locks(ev)
+    ev.locks = locks
+    for name, lock in locks.items():
+        hint = cloudtrail_hint(name, lock, ctx)
+        if hint:
+            lock.evidence.cloudtrail = hint
+    findings = run_rules(ev)
+    diagnosis = PrincipalDiagnosis(principal=principal.arn, locks=locks, findings=findings)
+    # The probe's answers as the caller (if the snapshot has any) against the locks.
+    apply_reconciliation(diagnosis, reconcile(ev))
+    return diagnosis, ctx.assumptions
+
+
+def answer(snapshot: Snapshot, question: Question) -> list[ObjectAnswer]:
+    """One answer per object the question is about, in the listing's order. A principal the
+    snapshot holds nothing about gets every lock `unknown`, with why."""
+    answers: list[ObjectAnswer] = []
+    for object_key, view in _views(snapshot, question):
+        if not view.target.principals:
+            reason = _no_principal_reason(view)
+            locks = {name: LockResult("unknown", reason) for name in LOCK_NAMES}
+            diagnosis = PrincipalDiagnosis(principal=question.principal, locks=locks)
+            answers.append(ObjectAnswer(question, object_key, diagnosis, [reason]))
+            continue
+        diagnosis, notes = analyze_principal(view, view.target.principals[0])
+        answers.append(ObjectAnswer(question, object_key, diagnosis, notes))
+    return answers
+
+
+def analyze_snapshot(snapshot: Snapshot | SnapshotView) -> Diagnosis:
+    """The snapshot's own questions answered: one diagnosis per principal (and per object of a
+    prefix). A single-question view (a v1 document) is converted first."""
+    if isinstance(snapshot, SnapshotView):
+        snapshot = Snapshot.from_view(snapshot)
+    principals: list[PrincipalDiagnosis] = []
+    notes: list[str] = []
+    for question in snapshot.questions:
+        for _, view in _views(snapshot, question):
+            if not view.target.principals:
+                _add(notes, [_no_principal_reason(view)])
+                continue
+            diagnosis, assumptions = analyze_principal(view, view.target.principals[0])
+            principals.append(diagnosis)
+            # Assumptions are worded for the whole run, so several principals share one note.
+            _add(notes, assumptions)
+    return Diagnosis(principals=principals, notes=notes)
+
+
+def _views(snapshot: Snapshot, question: Question) -> list[tuple[str | None, SnapshotView]]:
+    object_keys = snapshot.object_keys(question)
+    if question.prefix is not None and not object_keys:
+        listing = snapshot.listings.get(listing_id(question.bucket, question.prefix))
+        if listing is None or not listing.keys.is_ok:
+            # Not listed: one answer whose object lock is unknown, saying why.
+            object_keys = [question.prefix]
+    return [(key, snapshot.view(question, key)) for key in object_keys]
+
+
+def _no_principal_reason(view: SnapshotView) -> str:
+    caller = view.target.caller
+    why = caller.reason() if not caller.is_ok else "the snapshot lists no principal"
+    return f"no principal to analyse in B ({why}); the verdict is unknown"
+
+
+def _add(notes: list[str], more: list[str]) -> None:
+    for note in more:
+        if note not in notes:
+            notes.append(note)

@@ -1,0 +1,680 @@
+"""The collection planner: the facts a set of questions needs, each read once, concurrently.
+
+`collect_facts(CollectionPlan(...))` reads, for every question (principal × object or prefix ×
+operation):
+
+- per bucket, once: its configuration (`collect_bucket`), through the profile of the account
+  that owns it. The owner is learnt, never guessed: the shorthand's resource profile reads it
+  (its account comes from its own GetCallerIdentity), or the profile whose `s3:ListBuckets`
+  lists it;
+- per object, once: HeadObject (and GetObjectAcl for a named key; a prefix's listing carries
+  each object's owner); a prefix is listed with ListObjectsV2 up to `max_objects`, recording
+  whether S3 had more;
+- per key reference, once: DescribeKey, then policy, grants and aliases — one key policy for
+  every object under that key;
+- per principal, once: its entity and policies; per managed policy ARN, once, however many
+  principals attach it;
+- per account, once: its identity, organization and SCP or RCP chain, and (caller accounts)
+  its VPC endpoints.
+
+Every AWS call goes through a per-service limit (`SERVICE_LIMITS`) and the tenacity backoff of
+`kmsdoctor.aws.call`. A call that fails is an `unknown` fact with its error, never a crash; an
+account no profile reads has its facts `unknown`, naming the account a profile would settle.
+
+Concurrency without deadlock: a fact needed by several chains is computed by the first thread
+that needs it (`_Once`), the others wait for that running thread; pool tasks never wait for a
+task that might still be queued.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import boto3
+
+from kmsdoctor import __version__
+from kmsdoctor.arn import account_of, is_role_arn, object_arn, parse_arn, role_name_of
+from kmsdoctor.aws import (
+    CONNECTION_ERROR_CODES,
+    CallResult,
+    call,
+    call_pages,
+    client,
+    profile_label,
+    session_for,
+)
+from kmsdoctor.collect.caller_account import (
+    PrincipalRef,
+    caller_identity,
+    caller_principal,
+    collect_principal,
+    collect_vpc_endpoints,
+    read_managed_policy,
+)
+from kmsdoctor.collect.organization import PolicyType, collect_organization
+from kmsdoctor.collect.resource_account import (
+    KeySource,
+    collect_bucket,
+    collect_key,
+    collect_object,
+    describe_key,
+    key_visibility,
+    list_prefix,
+    unreadable_bucket,
+)
+from kmsdoctor.concurrency import worker_pool
+from kmsdoctor.errors import UsageError
+from kmsdoctor.questions import Question
+from kmsdoctor.snapshot import (
+    AccountFacts,
+    BucketFacts,
+    CallerIdentity,
+    CallError,
+    Fetched,
+    KeyInfo,
+    NamedPolicy,
+    ObjectFacts,
+    ObjectInfo,
+    Organization,
+    PolicyLevel,
+    PrefixListing,
+    PrincipalInfo,
+    Snapshot,
+    bucket_default_key,
+    listing_id,
+    no_profile_error,
+)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# Calls in flight at once, per service (across all profiles). S3 is where a prefix fans out.
+SERVICE_LIMITS: dict[str, int] = {
+    "s3": 32,
+    "kms": 16,
+    "iam": 16,
+    "organizations": 8,
+    "sts": 8,
+    "ec2": 4,
+}
+_DEFAULT_LIMIT = 8
+# Threads that run the chains (a head then its key, a principal then its policies, ...). The
+# service limits, not this, bound what AWS sees.
+_CHAIN_WORKERS = 48
+
+
+@dataclass(frozen=True)
+class ProfilePair:
+    """The two-account shorthand (--source-profile / --target-profile): each account is read
+    through a profile whose account id is learnt from its own GetCallerIdentity. None is the
+    default credential chain."""
+
+    resource: str | None  # owns the buckets and keys (account A)
+    caller: str | None  # the caller's account (B); the principal "" is this profile's identity
+
+
+@dataclass
+class CollectionPlan:
+    questions: list[Question]
+    # account id -> the profile that reads it; None: no profile can (its facts are unknown)
+    profiles: dict[str, str | None] = field(default_factory=dict)
+    region: str | None = None
+    max_objects: int = 1000  # per prefix question
+    kms_key: str | None = None  # --kms-key: used when the object's own key cannot be read
+    pair: ProfilePair | None = None  # the two-account shorthand, if that is how it was asked
+
+    def __post_init__(self) -> None:
+        if self.max_objects < 1:
+            raise UsageError("max_objects must be at least 1")
+        if self.pair is None and any(q.principal == "" for q in self.questions):
+            raise UsageError("a question without a principal needs the caller's profile")
+        for question in self.questions:
+            if question.principal and parse_arn(question.principal) is None:
+                raise UsageError(f"principal {question.principal!r} is not an IAM ARN")
+
+
+def collect_facts(plan: CollectionPlan) -> Snapshot:
+    """Read every fact the plan's questions need, once, into a schema v2 Snapshot."""
+    return _Collection(plan).run()
+
+
+class _Once(Generic[K, V]):
+    """A value per key, computed once by the first thread that asks; the others wait for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._futures: dict[K, Future[V]] = {}
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        with self._lock:
+            future = self._futures.get(key)
+            mine = future is None
+            if future is None:
+                future = Future()
+                self._futures[key] = future
+        if mine:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:
+                future.set_exception(exc)
+                raise
+        return future.result()
+
+    def items(self) -> Iterator[tuple[K, V]]:
+        with self._lock:
+            futures = list(self._futures.items())
+        for key, future in futures:
+            yield key, future.result()
+
+
+class _Bounded:
+    """An AWS client whose calls (and each page of a listing) wait for a free slot of their
+    service's limit. Everything else passes through to the client."""
+
+    def __init__(self, inner: Any, slots: threading.BoundedSemaphore) -> None:
+        self._inner = inner
+        self._slots = slots
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if name == "get_paginator":
+            return lambda operation: _BoundedPaginator(attr(operation), self._slots)
+        if name.startswith("_") or name == "meta" or not callable(attr):
+            return attr
+
+        def bounded(*args: Any, **kwargs: Any) -> Any:
+            with self._slots:
+                return attr(*args, **kwargs)
+
+        return bounded
+
+
+class _BoundedPaginator:
+    def __init__(self, inner: Any, slots: threading.BoundedSemaphore) -> None:
+        self._inner = inner
+        self._slots = slots
+
+    def paginate(self, **params: Any) -> Iterator[Any]:
+        pages = iter(self._inner.paginate(**params))
+        while True:
+            with self._slots:
+                try:
+                    page = next(pages)
+                except StopIteration:
+                    return
+            yield page
+
+
+_NO_PROFILE = object()  # an account no profile reads
+
+
+class _Collection:
+    """One run of the planner: sessions, clients, and the once-only facts."""
+
+    def __init__(self, plan: CollectionPlan) -> None:
+        self.plan = plan
+        self.questions = list(dict.fromkeys(plan.questions))
+        # boto3 sessions are not thread-safe: all made here, in the calling thread.
+        self.sessions: dict[str | None, boto3.Session] = {}
+        for profile in self._profiles_to_open():
+            self.sessions[profile] = session_for(profile, plan.region)
+        self.region = plan.region or self._region_of_sessions()
+        if not self.region:
+            raise UsageError("no Region: pass --region or set one in the source profile")
+        self.slots = {
+            service: threading.BoundedSemaphore(limit) for service, limit in SERVICE_LIMITS.items()
+        }
+        self._clients: dict[tuple[str | None, str, str], Any] = {}
+        self._clients_lock = threading.Lock()
+        self.identities: _Once[str | None, CallResult] = _Once()
+        self.listed_buckets: _Once[str | None, CallResult] = _Once()
+        self.owners: _Once[str, tuple[str, Any]] = _Once()  # bucket -> (account, profile)
+        self.buckets: _Once[str, BucketFacts] = _Once()
+        self.fallback_keys: _Once[str, None] = _Once()
+        self.objects: _Once[str, ObjectFacts] = _Once()
+        self.listings: _Once[str, tuple[PrefixListing, dict[str, Fetched[str]]]] = _Once()
+        self.keys: _Once[str, KeyInfo] = _Once()
+        self.requested_key: _Once[str, CallResult] = _Once()
+        self.principals: _Once[str, PrincipalInfo] = _Once()
+        self.managed: _Once[tuple[str, str], Fetched[NamedPolicy]] = _Once()
+        self.organizations: _Once[
+            tuple[str, PolicyType], tuple[Fetched[Organization], Fetched[list[PolicyLevel]]]
+        ] = _Once()
+        self.vpc_endpoints: _Once[str, Any] = _Once()
+
+    # --- profiles, sessions, clients -------------------------------------------------------
+
+    def _profiles_to_open(self) -> list[str | None]:
+        profiles: list[str | None] = []
+        if self.plan.pair is not None:
+            profiles += [self.plan.pair.resource, self.plan.pair.caller]
+        profiles += [p for p in self.plan.profiles.values() if p is not None]
+        return list(dict.fromkeys(profiles))
+
+    def _region_of_sessions(self) -> str | None:
+        for session in self.sessions.values():
+            if session.region_name:
+                return session.region_name
+        return None
+
+    def client(self, profile: str | None, service: str, region: str | None = None) -> Any:
+        region = region or self.region
+        with self._clients_lock:
+            made = self._clients.get((profile, service, region))
+            if made is None:
+                slots = self.slots.get(service) or threading.BoundedSemaphore(_DEFAULT_LIMIT)
+                self.slots.setdefault(service, slots)
+                made = _Bounded(client(self.sessions[profile], service, region), slots)
+                self._clients[(profile, service, region)] = made
+            return made
+
+    def label(self, profile: str | None) -> str:
+        return profile_label(self.sessions[profile])
+
+    def identity(self, profile: str | None) -> CallerIdentity:
+        """GetCallerIdentity needs no permission, so its failure is never a policy fact: the
+        profile cannot reach AWS at all, and nothing else from it would be worth reading."""
+        result = self.identities.get(
+            profile, lambda: call(self.client(profile, "sts"), "GetCallerIdentity")
+        )
+        if result.ok:
+            assert result.response is not None
+            return caller_identity(result.response)
+        assert result.error is not None
+        label = self.label(profile)
+        if result.error.code in CONNECTION_ERROR_CODES:
+            raise UsageError(f"cannot reach AWS with profile {label}: {result.error.message}")
+        raise UsageError(
+            f"cannot identify profile {label}: sts:GetCallerIdentity failed with "
+            f"{result.error.code}"
+        )
+
+    def profile_of_account(self, account: str) -> Any:
+        """The profile that reads `account`, or _NO_PROFILE."""
+        if account in self.plan.profiles:
+            profile = self.plan.profiles[account]
+            return _NO_PROFILE if profile is None else profile
+        pair = self.plan.pair
+        if pair is not None:
+            for profile in (pair.resource, pair.caller):
+                if self.identity(profile).account == account:
+                    return profile
+        return _NO_PROFILE
+
+    # --- buckets ------------------------------------------------------------------------------
+
+    def owner(self, bucket: str) -> tuple[str, Any]:
+        """(owning account, the profile that reads it) — learnt, never guessed."""
+        return self.owners.get(bucket, lambda: self._find_owner(bucket))
+
+    def _find_owner(self, bucket: str) -> tuple[str, Any]:
+        if self.plan.pair is not None:
+            # The shorthand names the profile of the bucket's account.
+            profile = self.plan.pair.resource
+            return self.identity(profile).account, profile
+        # ListBuckets lists only the buckets the account owns.
+        readers = [(a, p) for a, p in self.plan.profiles.items() if p is not None]
+        with worker_pool(max(1, len(readers))) as pool:
+            listed = [
+                (account, profile, pool.submit(self._list_buckets, profile))
+                for account, profile in readers
+            ]
+            for account, profile, future in listed:
+                result = future.result()
+                if result.ok and result.response is not None:
+                    names = {b.get("Name") for b in result.response.get("Buckets", [])}
+                    if bucket in names:
+                        return account, profile
+        return "", _NO_PROFILE
+
+    def _list_buckets(self, profile: str) -> CallResult:
+        return self.listed_buckets.get(
+            profile, lambda: call_pages(self.client(profile, "s3"), "ListBuckets", "Buckets")
+        )
+
+    def bucket(self, bucket: str) -> BucketFacts:
+        return self.buckets.get(bucket, lambda: self._read_bucket(bucket))
+
+    def _read_bucket(self, bucket: str) -> BucketFacts:
+        if self.plan.pair is not None:
+            # Read at once, without waiting for the profile's identity (as before the planner).
+            profile = self.plan.pair.resource
+            info = collect_bucket(self.client(profile, "s3"), bucket, self.label(profile))
+            return BucketFacts(account_id=self.identity(profile).account, info=info)
+        account, profile = self.owner(bucket)
+        if profile is _NO_PROFILE:
+            why = CallError(
+                "",
+                "NoProfileForBucket",
+                f"no profile's s3:ListBuckets lists bucket {bucket}, so its owner is not known; "
+                "give a profile for the account that owns it",
+            )
+            if account:
+                why = no_profile_error(account, f"bucket {bucket}")
+            return BucketFacts(account_id=account, info=unreadable_bucket(bucket, why))
+        info = collect_bucket(self.client(profile, "s3"), bucket, self.label(profile))
+        return BucketFacts(account_id=account, info=info)
+
+    def bucket_reader(self, bucket: str) -> Any:
+        if self.plan.pair is not None:
+            return self.plan.pair.resource
+        return self.owner(bucket)[1]
+
+    def fallback_key(self, bucket: str) -> None:
+        """The key that matters when no object is read: --kms-key, else the bucket default's."""
+        self.fallback_keys.get(bucket, lambda: self._read_fallback_key(bucket))
+
+    def _read_fallback_key(self, bucket: str) -> None:
+        facts = self.bucket(bucket)
+        reader = self.bucket_reader(bucket)
+        if self.plan.kms_key:
+            described = self.requested()
+            self.key(self.plan.kms_key, "request", self.region, reader, described)
+            facts.fallback_key, facts.fallback_key_found_on = self.plan.kms_key, "request"
+            return
+        reference = bucket_default_key(facts.info.encryption)
+        if reference is None or reader is _NO_PROFILE:
+            return
+        region = self.region
+        if facts.info.region.is_ok and facts.info.region.value:
+            region = facts.info.region.value  # key ids and aliases resolve in the bucket's Region
+        self.key(reference, "bucket_default", region, reader)
+        facts.fallback_key, facts.fallback_key_found_on = reference, "bucket_default"
+
+    def requested(self) -> CallResult:
+        """--kms-key, described once up front: a key that does not exist is a usage error."""
+        reference = self.plan.kms_key
+        assert reference is not None
+        reader = self._key_reader(reference, None)
+        if reader is _NO_PROFILE:
+            raise UsageError(f"KMS key {reference}: no profile reads its account")
+        return self.requested_key.get(
+            reference,
+            lambda: describe_key(
+                lambda region: self.client(reader, "kms", region), reference, self.region
+            ),
+        )
+
+    # --- objects and prefixes -----------------------------------------------------------------
+
+    def object(self, bucket: str, key: str, owner_id: Fetched[str] | None = None) -> ObjectFacts:
+        return self.objects.get(
+            object_arn(bucket, key), lambda: self._read_object(bucket, key, owner_id)
+        )
+
+    def _read_object(self, bucket: str, key: str, owner_id: Fetched[str] | None) -> ObjectFacts:
+        reader = self.bucket_reader(bucket)
+        if reader is _NO_PROFILE:
+            account = self.owner(bucket)[0]
+            head: Fetched[ObjectInfo] = Fetched.unknown(
+                no_profile_error(account, f"object s3://{bucket}/{key}")
+            )
+        else:
+            s3 = self.client(reader, "s3")
+            head = collect_object(s3, bucket, key, self.label(reader), owner_id)
+        facts = ObjectFacts(bucket=bucket, key=key, head=head)
+        if head.is_ok and head.value is not None:
+            # S3 decrypts with the key recorded on the object, not the bucket's current
+            # default; an SSE-S3 object involves no key at all.
+            if head.value.kms_key_id:
+                self.key(head.value.kms_key_id, "object", self.region, reader)
+                facts.kms_key = head.value.kms_key_id
+            return facts
+        # Not readable: the bucket's fallback (--kms-key, else the default's key) is the lead.
+        self.fallback_key(bucket)
+        bucket_facts = self.bucket(bucket)
+        facts.kms_key = bucket_facts.fallback_key
+        facts.kms_key_found_on = bucket_facts.fallback_key_found_on
+        return facts
+
+    def listing(self, bucket: str, prefix: str) -> tuple[PrefixListing, dict[str, Fetched[str]]]:
+        return self.listings.get(
+            listing_id(bucket, prefix), lambda: self._read_listing(bucket, prefix)
+        )
+
+    def _read_listing(
+        self, bucket: str, prefix: str
+    ) -> tuple[PrefixListing, dict[str, Fetched[str]]]:
+        reader = self.bucket_reader(bucket)
+        if reader is _NO_PROFILE:
+            why = no_profile_error(self.owner(bucket)[0], f"objects under s3://{bucket}/{prefix}")
+            return PrefixListing(bucket, prefix, Fetched.unknown(why)), {}
+        s3 = self.client(reader, "s3")
+        return list_prefix(s3, bucket, prefix, self.plan.max_objects, self.label(reader))
+
+    # --- keys ---------------------------------------------------------------------------------
+
+    def _key_reader(self, reference: str, bucket_reader: Any) -> Any:
+        """A key ARN is read by its own account's profile when there is one; anything else
+        (id, alias) resolves in the account of the bucket that named it."""
+        account = account_of(reference)
+        if account and account in self.plan.profiles:
+            return self.profile_of_account(account)
+        if bucket_reader is None and self.plan.pair is not None:
+            return self.plan.pair.resource
+        return bucket_reader
+
+    def key(
+        self,
+        reference: str,
+        found_on: KeySource,
+        region: str,
+        bucket_reader: Any,
+        described: CallResult | None = None,
+    ) -> KeyInfo:
+        return self.keys.get(
+            reference, lambda: self._read_key(reference, found_on, region, bucket_reader, described)
+        )
+
+    def _read_key(
+        self,
+        reference: str,
+        found_on: KeySource,
+        region: str,
+        bucket_reader: Any,
+        described: CallResult | None,
+    ) -> KeyInfo:
+        reader = self._key_reader(reference, bucket_reader)
+        if reader is _NO_PROFILE:
+            gap: Fetched[Any] = Fetched.unknown(
+                no_profile_error(account_of(reference), f"KMS key {reference}")
+            )
+            arn = reference if parse_arn(reference) else None
+            return KeyInfo(reference, found_on, arn, gap, gap, gap, gap)
+        key = collect_key(
+            lambda r: self.client(reader, "kms", r), reference, found_on, region, described
+        )
+        return key_visibility(key, self.identity(reader).account)
+
+    # --- principals ---------------------------------------------------------------------------
+
+    def principal(self, principal: str) -> PrincipalInfo:
+        return self.principals.get(principal, lambda: self._read_principal(principal))
+
+    def _read_principal(self, principal: str) -> PrincipalInfo:
+        pair = self.plan.pair
+        if principal == "":
+            assert pair is not None  # checked by the plan
+            ref: PrincipalRef = caller_principal(self.identity(pair.caller))
+            return self._collect_principal(pair.caller, ref)
+        account = account_of(principal)
+        if account in self.plan.profiles or pair is None:
+            reader = self.profile_of_account(account) if account else _NO_PROFILE
+        else:
+            reader = pair.caller  # the shorthand reads every --role-arn through the caller
+        ref = _principal_ref(principal)
+        if reader is _NO_PROFILE:
+            gap: Fetched[Any] = Fetched.unknown(no_profile_error(account, f"principal {principal}"))
+            return PrincipalInfo(
+                arn=principal,
+                kind=ref.kind,
+                source=ref.source,
+                session_arn=None,
+                entity=gap,
+                inline_policies=gap,
+                attached_policies=gap,
+                group_policies=gap,
+                permissions_boundary=gap,
+                session_policy=gap,
+            )
+        return self._collect_principal(reader, ref)
+
+    def _collect_principal(self, profile: str | None, ref: PrincipalRef) -> PrincipalInfo:
+        label = self.label(profile)
+
+        def managed(iam: Any, arn: str) -> Fetched[NamedPolicy]:
+            return self.managed.get((label, arn), lambda: read_managed_policy(iam, arn))
+
+        return collect_principal(self.client(profile, "iam"), ref, managed)
+
+    # --- accounts -----------------------------------------------------------------------------
+
+    def organization(
+        self, account: str, profile: Any, policy_type: PolicyType
+    ) -> tuple[Fetched[Organization], Fetched[list[PolicyLevel]]]:
+        return self.organizations.get(
+            (account, policy_type),
+            lambda: collect_organization(
+                self.client(profile, "organizations"), account, policy_type
+            ),
+        )
+
+    def endpoints(self, account: str, profile: Any) -> Any:
+        return self.vpc_endpoints.get(
+            account,
+            lambda: collect_vpc_endpoints(self.client(profile, "ec2"), self.region),
+        )
+
+    def resource_account(self, bucket: str) -> None:
+        account, profile = self.owner(bucket)
+        if profile is not _NO_PROFILE:
+            self.organization(account, profile, "RESOURCE_CONTROL_POLICY")
+
+    def caller_account(self, principal: str) -> None:
+        account, profile = self._caller_account_of(principal)
+        if profile is _NO_PROFILE:
+            return
+        self.identity(profile)
+        self.organization(account, profile, "SERVICE_CONTROL_POLICY")
+        self.endpoints(account, profile)
+
+    def _caller_account_of(self, principal: str) -> tuple[str, Any]:
+        pair = self.plan.pair
+        account = account_of(principal) if principal else ""
+        if account and (account in self.plan.profiles or pair is None):
+            return account, self.profile_of_account(account)
+        assert pair is not None
+        return self.identity(pair.caller).account, pair.caller
+
+    # --- the run ------------------------------------------------------------------------------
+
+    def run(self) -> Snapshot:
+        questions = self.questions
+        buckets = list(dict.fromkeys(q.bucket for q in questions))
+        named = list(dict.fromkeys((q.bucket, q.key) for q in questions if q.key is not None))
+        prefixes = list(
+            dict.fromkeys((q.bucket, q.prefix) for q in questions if q.prefix is not None)
+        )
+        bucket_only = list(
+            dict.fromkeys(q.bucket for q in questions if q.key is None and q.prefix is None)
+        )
+        principals = list(dict.fromkeys(q.principal for q in questions))
+        profiles = self._profiles_to_open()
+
+        with worker_pool(_CHAIN_WORKERS) as pool, worker_pool(SERVICE_LIMITS["s3"]) as heads:
+            identity_fs = [pool.submit(self.identity, p) for p in profiles]
+            requested_f = pool.submit(self.requested) if self.plan.kms_key else None
+            started: list[Future[Any]] = []
+            started += [pool.submit(self.bucket, b) for b in buckets]
+            started += [heads.submit(self.object, b, k) for b, k in named]
+            listing_fs = [(b, p, pool.submit(self.listing, b, p)) for b, p in prefixes]
+            started += [pool.submit(self.fallback_key, b) for b in bucket_only]
+            started += [pool.submit(self.resource_account, b) for b in buckets]
+            started += [pool.submit(self.principal, p) for p in principals]
+            started += [pool.submit(self.caller_account, p) for p in principals]
+
+            # Identities first: a credential or connection problem is the error the user sees.
+            for future in identity_fs:
+                future.result()
+            if requested_f is not None:
+                described = requested_f.result()
+                if described.code == "NotFoundException":
+                    raise UsageError(
+                        f"KMS key {self.plan.kms_key} does not exist or is not visible to "
+                        f"profile {self.label(self._key_reader(self.plan.kms_key, None))}"
+                    )
+            for bucket, _prefix, future in listing_fs:
+                listing, owners = future.result()
+                for key in listing.keys.value or []:
+                    started.append(heads.submit(self.object, bucket, key, owners.get(key)))
+                if not listing.keys.is_ok:
+                    started.append(pool.submit(self.fallback_key, bucket))
+            for future in started:
+                future.result()
+
+        return self._snapshot()
+
+    def _snapshot(self) -> Snapshot:
+        accounts: dict[str, AccountFacts] = {}
+
+        def account_facts(account: str, profile: Any) -> AccountFacts:
+            if account not in accounts:
+                accounts[account] = AccountFacts(
+                    account_id=Fetched.ok(account),
+                    profile=profile,
+                    caller=Fetched.ok(self.identity(profile)),
+                )
+            return accounts[account]
+
+        for (account, policy_type), (org, levels) in self.organizations.items():
+            facts = account_facts(account, self._reader_of(account))
+            facts.organization = org
+            if policy_type == "SERVICE_CONTROL_POLICY":
+                facts.scps = levels
+            else:
+                facts.rcps = levels
+        for account, endpoints in self.vpc_endpoints.items():
+            account_facts(account, self._reader_of(account)).vpc_endpoints = endpoints
+
+        caller_account = None
+        if self.plan.pair is not None:
+            caller_account = self.identity(self.plan.pair.caller).account
+        return Snapshot(
+            region=self.region,
+            questions=self.questions,
+            accounts=accounts,
+            buckets=dict(self.buckets.items()),
+            objects=dict(self.objects.items()),
+            keys=dict(self.keys.items()),
+            principals=dict(self.principals.items()),
+            listings={name: listing for name, (listing, _) in self.listings.items()},
+            tool_version=__version__,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            caller_account=caller_account,
+            kms_key=self.plan.kms_key,
+        )
+
+    def _reader_of(self, account: str) -> str | None:
+        profile = self.profile_of_account(account)
+        assert profile is not _NO_PROFILE
+        return profile
+
+
+def _principal_ref(principal: str) -> PrincipalRef:
+    if is_role_arn(principal):
+        return PrincipalRef("role", role_name_of(principal, "principal"), principal, "role_arn")
+    parsed = parse_arn(principal)
+    if parsed is not None and parsed.service == "iam" and parsed.resource.startswith("user/"):
+        return PrincipalRef("user", parsed.name, principal, "role_arn")
+    return PrincipalRef(
+        "role",
+        principal,
+        principal,
+        "role_arn",
+        unsupported=f"{principal} is not an IAM role or user ARN",
+    )
