@@ -60,6 +60,9 @@ ALLOWED_OPERATIONS: frozenset[str] = frozenset(
         "s3:GetBucketAcl",
         "s3:HeadObject",
         "s3:GetObjectAcl",
+        # a prefix question lists its objects; which account owns a bucket (many accounts)
+        "s3:ListObjectsV2",
+        "s3:ListBuckets",
         "s3:GetObject",  # probe: Range bytes=0-0, discarded
         # the key (account A)
         "kms:DescribeKey",

@@ -102,7 +102,6 @@ SERVICE_LIMITS: dict[str, int] = {
     "sts": 8,
     "ec2": 4,
 }
-_DEFAULT_LIMIT = 8
 # Threads that run the chains (a head then its key, a principal then its policies, ...). The
 # service limits, not this, bound what AWS sees.
 _CHAIN_WORKERS = 48
@@ -267,9 +266,13 @@ class _Collection:
         with self._clients_lock:
             made = self._clients.get((profile, service, region))
             if made is None:
-                slots = self.slots.get(service) or threading.BoundedSemaphore(_DEFAULT_LIMIT)
-                self.slots.setdefault(service, slots)
-                made = _Bounded(client(self.sessions[profile], service, region), slots)
+                # Each service named literally: the read-only scan (tests/trust) checks them.
+                for known in ("s3", "kms", "iam", "organizations", "sts", "ec2"):
+                    if known == service:
+                        inner = client(self.sessions[profile], known, region)
+                        made = _Bounded(inner, self.slots[known])
+                if made is None:
+                    raise ValueError(f"the planner makes no {service} client")
                 self._clients[(profile, service, region)] = made
             return made
 

@@ -1,0 +1,211 @@
+"""The collection planner against moto: each fact read once however many questions need it,
+prefixes listed (and cut at max_objects), any number of accounts each through its own profile,
+and an account without a profile `unknown`, never guessed.
+
+Each test is named after the incident it prevents.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from kmsdoctor.analyze import analyze_snapshot, answer
+from kmsdoctor.collect import CollectionPlan, ProfilePair, collect_facts
+from kmsdoctor.questions import Question
+from kmsdoctor.snapshot import Snapshot
+
+DEMO = "key-policy-missing-principal"
+A, B, C = "111111111111", "222222222222", "333333333333"
+READ_ALL = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "kms:Decrypt"], "Resource": "*"}
+        ],
+    }
+)
+TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{B}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def put_objects(box, prefix: str, count: int) -> None:
+    s3 = boto3.Session(profile_name="a").client("s3")
+    for index in range(count):
+        s3.put_object(
+            Bucket=box.bucket,
+            Key=f"{prefix}{index:04d}.parquet",
+            Body=b"x",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=box.key_arns["data"],
+        )
+
+
+def pipeline_roles(profile: str, count: int) -> list[str]:
+    """`count` roles sharing one customer managed policy (a pipeline's four stages)."""
+    iam = boto3.Session(profile_name=profile).client("iam")
+    policy = iam.create_policy(PolicyName="PipelineArtifacts", PolicyDocument=READ_ALL)
+    arns = []
+    for index in range(count):
+        role = iam.create_role(RoleName=f"Stage{index}", AssumeRolePolicyDocument=TRUST)
+        iam.attach_role_policy(RoleName=f"Stage{index}", PolicyArn=policy["Policy"]["Arn"])
+        arns.append(role["Role"]["Arn"])
+    return arns
+
+
+def test_four_principals_over_thirty_objects_read_the_key_once_and_head_each_object_once(
+    sandbox, aws_faults
+):
+    box = sandbox(DEMO)
+    put_objects(box, "many/", 30)
+    principals = pipeline_roles("b", 4)
+    aws_faults.calls.clear()
+
+    questions = [Question(arn, box.bucket, prefix="many/") for arn in principals]
+    snapshot = collect_facts(
+        CollectionPlan(questions, region=box.region, pair=ProfilePair("a", "b"))
+    )
+
+    calls = aws_faults.calls
+    assert calls.count("s3:ListObjectsV2") == 1
+    assert calls.count("s3:HeadObject") == 30  # not 30 x 4
+    assert calls.count("s3:GetObjectAcl") == 0  # the listing gave every owner
+    assert calls.count("kms:DescribeKey") == 1
+    assert calls.count("kms:GetKeyPolicy") == 1
+    assert calls.count("iam:GetRole") == 4  # one per principal
+    assert calls.count("iam:GetPolicy") == 1  # the shared managed policy, once
+    assert calls.count("iam:GetPolicyVersion") == 1
+    assert calls.count("s3:GetBucketPolicy") == 1
+    # every principal gets an answer per object, all reading the same key facts
+    answers = answer(snapshot, questions[0])
+    assert [a.object_key for a in answers] == [f"many/{i:04d}.parquet" for i in range(30)]
+    assert {a.diagnosis.verdict for a in answers} == {"deny"}  # the key policy names none
+    assert all("key_policy" in a.diagnosis.shut_locks() for a in answers)
+    keys = {id(snapshot.view(q, "many/0007.parquet").source.key.policy) for q in questions}
+    assert len(keys) == 1
+
+
+def test_a_prefix_with_more_objects_than_max_objects_says_it_was_cut(sandbox, aws_faults):
+    box = sandbox(DEMO)
+    put_objects(box, "big/", 12)
+    aws_faults.calls.clear()
+
+    question = Question("", box.bucket, prefix="big/")
+    plan = CollectionPlan([question], region=box.region, max_objects=5, pair=ProfilePair("a", "b"))
+    snapshot = Snapshot.from_json(collect_facts(plan).to_json())
+
+    listing = snapshot.listings[f"s3://{box.bucket}/big/"]
+    assert listing.truncated is True
+    assert listing.keys.value == [f"big/{i:04d}.parquet" for i in range(5)]
+    assert aws_faults.calls.count("s3:HeadObject") == 5
+    assert len(answer(snapshot, question)) == 5
+
+
+def test_a_prefix_the_profile_may_not_list_is_one_unknown_answer_not_an_empty_pass(
+    sandbox, aws_faults
+):
+    box = sandbox(DEMO)
+    aws_faults.add("s3", "ListObjectsV2", "AccessDenied", "Access Denied", 403)
+    question = Question("", box.bucket, prefix="sales/")
+    plan = CollectionPlan([question], region=box.region, pair=ProfilePair("a", "b"))
+    snapshot = collect_facts(plan)
+
+    (only,) = answer(snapshot, question)
+    assert only.diagnosis.locks["object"].status == "unknown"
+    assert "s3:ListObjectsV2 failed with AccessDenied" in only.diagnosis.locks["object"].reason
+
+
+def add_profile(box, name: str, account: str) -> None:
+    """A third account's profile in the sandbox's config (moto separates accounts by the
+    credentials an AssumeRole into that account gives)."""
+    sts = boto3.Session(profile_name="a").client("sts")
+    creds = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/Admin", RoleSessionName="fixture"
+    )["Credentials"]
+    config, credentials = configparser.ConfigParser(), configparser.ConfigParser()
+    config.read(box.config_path)
+    credentials.read(box.credentials_path)
+    config[f"profile {name}"] = {"region": box.region, "output": "json"}
+    credentials[name] = {
+        "aws_access_key_id": creds["AccessKeyId"],
+        "aws_secret_access_key": creds["SecretAccessKey"],
+        "aws_session_token": creds["SessionToken"],
+    }
+    with open(box.config_path, "w", encoding="utf-8") as handle:
+        config.write(handle)
+    with open(box.credentials_path, "w", encoding="utf-8") as handle:
+        credentials.write(handle)
+
+
+def test_callers_in_two_accounts_are_each_read_through_their_own_profile(sandbox, aws_faults):
+    box = sandbox(DEMO)
+    add_profile(box, "c", C)
+    (c_role,) = pipeline_roles("c", 1)
+    b_role = box.role_arns["BIAnalyticsRole"]
+    key = box.scenario["command"]["key"]
+    aws_faults.calls.clear()
+
+    questions = [Question(b_role, box.bucket, key), Question(c_role, box.bucket, key)]
+    profiles = {A: "a", B: "b", C: "c"}
+    snapshot = collect_facts(CollectionPlan(questions, profiles=profiles, region=box.region))
+
+    assert snapshot.buckets[box.bucket].account_id == A  # learnt from profile a's ListBuckets
+    assert set(snapshot.accounts) == {A, B, C}
+    assert snapshot.principals[c_role].entity.value.arn == c_role  # read in C, as C
+    assert [p.name for p in snapshot.principals[c_role].attached_policies.value] == [
+        "PipelineArtifacts"
+    ]
+    view = snapshot.view(questions[1], key)
+    assert view.target.account_id.value == C
+    assert view.source.account_id.value == A
+    assert aws_faults.calls.count("s3:HeadObject") == 1
+    assert aws_faults.calls.count("kms:GetKeyPolicy") == 1
+    assert aws_faults.calls.count("ec2:DescribeVpcEndpoints") == 2  # once per caller account
+
+
+def test_a_principal_in_an_account_without_a_profile_is_unknown_naming_the_account(
+    sandbox, aws_faults
+):
+    box = sandbox(DEMO)
+    key = box.scenario["command"]["key"]
+    stranger = f"arn:aws:iam::{C}:role/PartnerReader"
+    question = Question(stranger, box.bucket, key)
+    profiles = {A: "a", B: "b", C: None}
+    snapshot = collect_facts(CollectionPlan([question], profiles=profiles, region=box.region))
+
+    assert aws_faults.calls.count("iam:GetRole") == 0  # nothing guessed through another profile
+    (only,) = answer(snapshot, question)
+    locks = only.diagnosis.locks
+    assert locks["identity"].status == "unknown"
+    assert f"no profile reads account {C}" in locks["identity"].reason
+    assert locks["scp"].status == "unknown"
+    # A's side is read all the same: its key policy does not name the partner role.
+    assert locks["key_policy"].status == "implicit_deny"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["key-policy-missing-principal", "bucket-key-encryption-context", "object-missing"],
+)
+def test_a_v1_snapshot_written_before_schema_v2_analyses_as_it_did(name):
+    # Written by `kmsdoctor collect` and `analyze --format json` of the v1 code (commit 50bb23c).
+    fixtures = Path(__file__).resolve().parents[1] / "snapshot" / "fixtures"
+    text = (fixtures / f"v1-{name}.json").read_text(encoding="utf-8")
+    then = json.loads((fixtures / f"v1-{name}.analysis.json").read_text(encoding="utf-8"))
+    snapshot = Snapshot.from_json(text)
+    assert json.loads(text)["schema_version"] == 1
+    assert analyze_snapshot(snapshot).to_dict() == then
