@@ -13,6 +13,7 @@ BENCHMARKS = [
     "bench.policy_bench",
     "bench.startup_bench",
     "bench.diagnose_bench",
+    "bench.many_objects_bench",
 ]
 
 
