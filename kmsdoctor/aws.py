@@ -100,6 +100,7 @@ ALLOWED_OPERATIONS: frozenset[str] = frozenset(
 )
 
 CONNECT_TIMEOUT_S = 5
+MAX_POOL_CONNECTIONS = 32
 READ_TIMEOUT_S = 10
 ATTEMPTS = 4  # one call plus three retries on throttling / transient errors
 # Exponential backoff with jitter: ~0.25 s, 0.5 s, 1 s. Module-level so tests can shorten it.
@@ -230,6 +231,10 @@ def client(session: boto3.Session, service: str, region: str | None = None) -> A
         connect_timeout=CONNECT_TIMEOUT_S,
         read_timeout=READ_TIMEOUT_S,
         retries={"total_max_attempts": 1, "mode": "standard"},
+        # As many connections as the collection planner lets one service have in flight
+        # (collect/plan.py SERVICE_LIMITS), so concurrent calls reuse them instead of opening
+        # and discarding a connection each.
+        max_pool_connections=MAX_POOL_CONNECTIONS,
         user_agent_extra=f"kmsdoctor/{__version__}",
     )
     label = profile_label(session)

@@ -41,6 +41,7 @@ from kmsdoctor import __version__
 from kmsdoctor.arn import account_of, is_role_arn, object_arn, parse_arn, role_name_of
 from kmsdoctor.aws import (
     CONNECTION_ERROR_CODES,
+    MAX_POOL_CONNECTIONS,
     CallResult,
     call,
     call_pages,
@@ -93,9 +94,10 @@ from kmsdoctor.snapshot import (
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-# Calls in flight at once, per service (across all profiles). S3 is where a prefix fans out.
+# Calls in flight at once, per service (across all profiles). S3 is where a prefix fans out;
+# kmsdoctor.aws keeps as many connections per client.
 SERVICE_LIMITS: dict[str, int] = {
-    "s3": 32,
+    "s3": MAX_POOL_CONNECTIONS,
     "kms": 16,
     "iam": 16,
     "organizations": 8,
