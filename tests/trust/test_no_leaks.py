@@ -136,7 +136,7 @@ def test_internal_error_is_one_line_without_traceback_or_credentials(
     def broken_collector(*_: Any, **__: Any) -> Any:
         raise RuntimeError(text)
 
-    monkeypatch.setattr("kmsdoctor.collect.run.collect_vpc_endpoints", broken_collector)
+    monkeypatch.setattr("kmsdoctor.collect.plan.collect_vpc_endpoints", broken_collector)
     run: CliRun = run_kmsdoctor(*trust_sandbox.args("diagnose", "--no-probe"))
     line = run.one_line_error()
     assert line.startswith("kmsdoctor: internal error: RuntimeError: ")
