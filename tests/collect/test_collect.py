@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import botocore.session
@@ -391,27 +390,35 @@ def test_independent_calls_run_concurrently_not_one_after_another(
     sandbox, aws_faults, run_cli, tmp_path
 ):
     """Collection must cost about its longest chain of dependent calls (3-4 here), not the sum
-    of all calls (more than 20). Counted, not timed: the chain's length (dependency depth) and
-    how many requests were in flight at once while each call took 100 ms."""
+    of all calls (more than 20). Counted, not timed: the chain's length (dependency depth), and
+    whether the first independent calls are all in flight at once — each call is held at the
+    network until CONCURRENT calls are waiting together (a collector that made them one after
+    another never gets there, however fast the machine), then everything is let through."""
     box = sandbox(DEMO)
+    concurrent = 6
     lock = threading.Lock()
     in_flight = {"now": 0, "max": 0}
+    together = threading.Event()
 
-    def slow_network(_: str) -> None:
+    def held_network(_: str) -> None:
         with lock:
             in_flight["now"] += 1
             in_flight["max"] = max(in_flight["max"], in_flight["now"])
-        time.sleep(0.1)  # long enough that independent calls overlap even on a busy machine
+            if in_flight["now"] >= concurrent:
+                together.set()
+        # A serial collector waits out the bound once, then the latch opens for everyone.
+        if not together.wait(timeout=30):
+            together.set()
         with lock:
             in_flight["now"] -= 1
 
     aws_faults.calls.clear()
-    aws_faults.observers.append(slow_network)
+    aws_faults.observers.append(held_network)
     with DepthTracer() as tracer:
         collect(box, run_cli, tmp_path)
     calls = len(aws_faults.calls)
     assert calls > 20
-    assert in_flight["max"] > 5, in_flight
+    assert in_flight["max"] >= concurrent, in_flight
     assert tracer.depth <= 4, " -> ".join(tracer.longest_chain)
     assert len(tracer.records) == calls  # the tracer saw every call the network did
 
