@@ -39,6 +39,11 @@ class Operation(StrEnum):
     write = "write"
 
 
+class Expected(StrEnum):
+    allow = "allow"
+    deny = "deny"
+
+
 SourceProfile = Annotated[
     str | None,
     typer.Option(help="Profile for account A, which owns the bucket and the KMS key."),
@@ -204,6 +209,12 @@ def diagnose(
     ] = False,
     output_format: FormatOpt = OutputFormat.text,
     debug: DebugOpt = False,
+    expect: Annotated[
+        Expected | None,
+        typer.Option(
+            help="For CI: exit 0 when the verdict is this, 1 when not, 3 when undecidable."
+        ),
+    ] = None,
 ) -> None:
     """Collect, probe as the caller, analyse, and say which lock is shut and how to open it."""
     _setup_logging(debug)
@@ -218,7 +229,52 @@ def diagnose(
     diagnosis = run_diagnosis(request, options)
     from kmsdoctor.report import emit
 
-    raise typer.Exit(emit(diagnosis, output_format.value))
+    code = emit(diagnosis, output_format.value)
+    if expect is not None:
+        from kmsdoctor.check.model import expectation_exit_code
+
+        code = expectation_exit_code(expect.value, diagnosis.verdict)
+    raise typer.Exit(code)
+
+
+@app.command()
+def check(
+    check_file: Annotated[Path, typer.Argument(help="The TOML check file (docs/check.md).")],
+    output_format: FormatOpt = OutputFormat.text,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Also write a JUnit XML report here.")
+    ] = None,
+    sarif: Annotated[
+        Path | None, typer.Option("--sarif", help="Also write a SARIF 2.1.0 report here.")
+    ] = None,
+    max_objects: Annotated[
+        int, typer.Option(min=1, help="Objects checked under each prefix (the first N listed).")
+    ] = 1000,
+    region: Annotated[
+        str | None, typer.Option(help="Region of the buckets and keys (overrides the file's).")
+    ] = None,
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help="Analyse policies only; make no calls as anyone.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Smoke test: every expectation of a check file, one run (0 held, 1 failed, 3 undecided)."""
+    _setup_logging(debug)
+    from kmsdoctor.check import emit_check_report, load_check_file
+
+    checks = load_check_file(check_file)  # every mistake is exit 2 before any AWS call
+    from kmsdoctor.check.run import CheckOptions, run_check
+
+    options = CheckOptions(max_objects=max_objects, probe=not no_probe, region=region)
+    report = run_check(checks, options)
+    raise typer.Exit(
+        emit_check_report(
+            report,
+            output_format.value,
+            str(junit) if junit else None,
+            str(sarif) if sarif else None,
+        )
+    )
 
 
 @app.command()
