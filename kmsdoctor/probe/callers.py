@@ -8,6 +8,10 @@ for the snapshot (they ask about the key, the object and the Regions it recorded
 - each `--role-arn`: a session assumed from the target profile (`sts:AssumeRole`, session name
   `kmsdoctor-probe`), or AWS's refusal, which the probe records;
 - with `--probe-decrypt`: the source profile's session, for A's Encrypt.
+
+`kmsdoctor check` names principals of several accounts: `assume_principals` assumes each role
+from the profile of *its own* account (`[accounts]` of the check file), and `callers_for` gives
+the `ProbeCallers` of one such principal.
 """
 
 from __future__ import annotations
@@ -119,3 +123,43 @@ def _assume(caller: boto3.Session, role_arn: str, region: str | None) -> Clients
     except AwsCallFailed as failed:
         return failed.error
     return Clients(session).ready(region)
+
+
+def assume_principals(
+    principals: list[str], profiles: dict[str, str | None], region: str | None
+) -> dict[str, Clients | CallError]:
+    """A session of each role in `principals`, assumed from the profile of the role's own
+    account (`profiles`: account id -> profile), or why it could not be: AWS's refusal, or
+    no profile for the account. One session per profile, every AssumeRole at once."""
+    from kmsdoctor.arn import account_of
+
+    sessions: dict[str, Any] = {}
+    for account in dict.fromkeys(account_of(arn) for arn in principals):
+        profile = profiles.get(account)
+        if profile is not None:
+            sessions[account] = session_for(profile, region)
+    arns = list(dict.fromkeys(principals))
+    assumed: dict[str, Clients | CallError] = {}
+    to_assume: list[str] = []
+    for arn in arns:
+        if account_of(arn) in sessions:
+            to_assume.append(arn)
+        else:
+            assumed[arn] = CallError(
+                "sts:AssumeRole",
+                "NoProfile",
+                f"no profile reads account {account_of(arn)}, so nothing assumes its roles",
+            )
+    if to_assume:
+        with worker_pool(min(len(to_assume), MAX_PRINCIPAL_WORKERS)) as pool:
+            futures = [
+                pool.submit(_assume, sessions[account_of(arn)], arn, region) for arn in to_assume
+            ]
+            for arn, future in zip(to_assume, futures, strict=True):
+                assumed[arn] = future.result()
+    return assumed
+
+
+def callers_for(principal: str, assumed: Clients, region: str | None) -> ProbeCallers:
+    """The callers that probe as `principal` alone, from its assumed session."""
+    return ProbeCallers(region, assumed, {principal: assumed}, None)

@@ -1,0 +1,270 @@
+"""`kmsdoctor check`: a validated check file in, a `CheckReport` out.
+
+    check file ─> questions ─> one CollectionPlan ─> collect_facts (each fact read once)
+               ─> answer() per question ─> grouped by outcome ─> probe one object per group
+               ─> results
+
+- Every expectation becomes questions (principal × key or prefix × operation). Questions that
+  repeat across expectations are collected and answered once.
+- `readers`/`writers`: every role and user of the `[accounts]` is listed (one
+  GetAccountAuthorizationDetails walk per account, as `who-can` lists them) and asked the
+  same question; the listed principals' facts are added to the snapshot, not read again.
+- Probes (unless --no-probe): as each role, assumed from the profile of its own account, on
+  one object of each group of objects with the same outcome: a prefix of 1,000 objects under
+  two keys costs two probes, not 1,000. The group's result is the probed object's diagnosis.
+  A role that cannot be assumed, and every IAM user, is analysed from its policies alone, and
+  the result says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from kmsdoctor.arn import account_of, is_role_arn
+from kmsdoctor.check.file import CheckFile, Expectation
+from kmsdoctor.check.model import (
+    CheckReport,
+    CheckResult,
+    ObjectOutcome,
+    access_results,
+    membership_results,
+    status_of,
+)
+from kmsdoctor.concurrency import worker_pool
+from kmsdoctor.questions import Question
+from kmsdoctor.snapshot import Fetched, PrincipalInfo, Snapshot, listing_id
+
+MAX_PROBE_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    max_objects: int = 1000  # objects checked under each prefix
+    probe: bool = True  # probe as each principal that can be assumed
+    region: str | None = None  # overrides the check file's
+
+
+def question_of(expectation: Expectation, principal: str) -> Question:
+    return Question(
+        principal=principal,
+        bucket=expectation.bucket,
+        key=expectation.key,
+        prefix=expectation.prefix,
+        operation=expectation.operation,
+    )
+
+
+def run_check(checks: CheckFile, options: CheckOptions) -> CheckReport:
+    """Collect once, answer every expectation, probe one object per outcome, report."""
+    from kmsdoctor.collect.plan import CollectionPlan, collect_facts
+
+    region = options.region or checks.region
+    profiles: dict[str, str | None] = dict(checks.accounts)
+    membership = [e for e in checks.expectations if e.kind != "access"]
+    listed = list_account_principals(profiles, region) if membership else {}
+
+    # Who each expectation asks about; the plan reads the facts of the principals named in the
+    # file, and of one listed principal per account so that account's facts are read too.
+    asked: dict[int, list[str]] = {}
+    for expectation in checks.expectations:
+        if expectation.kind == "access":
+            asked[expectation.index] = [expectation.principal or ""]
+        else:
+            everyone = list(expectation.principals)
+            for principals in listed.values():
+                for principal in principals.value or []:
+                    everyone.append(principal.arn)
+            asked[expectation.index] = list(dict.fromkeys(everyone))
+    planned: list[Question] = []
+    for expectation in checks.expectations:
+        named = [expectation.principal] if expectation.kind == "access" else []
+        named += list(expectation.principals)
+        for account, principals in listed.items():
+            first = next(iter(principals.value or []), None)
+            if first is not None and not any(account_of(p) == account for p in named):
+                named.append(first.arn)
+        if not named:  # `readers = []` and no account could be listed: still read the object
+            named = [""]
+        for principal in named:
+            planned.append(question_of(expectation, principal or ""))
+    planned = list(dict.fromkeys(q for q in planned if q.principal))
+    snapshot = collect_facts(
+        CollectionPlan(
+            questions=planned, profiles=profiles, region=region, max_objects=options.max_objects
+        )
+    )
+    _add_listed_principals(snapshot, listed)
+
+    outcomes = _answer_every_question(snapshot, checks, asked)
+    report_notes: list[str] = []
+    results: list[CheckResult] = []
+    for expectation in checks.expectations:
+        per_principal = {
+            principal: outcomes[question_of(expectation, principal)]
+            for principal in asked[expectation.index]
+        }
+        notes = _expectation_notes(snapshot, expectation, options.max_objects)
+        if expectation.kind == "access":
+            found = access_results(expectation, per_principal[expectation.principal or ""])
+        else:
+            unlisted = {a: p.reason() for a, p in listed.items() if not p.is_ok}
+            why = (
+                "; ".join(
+                    f"the principals of account {a} could not be listed ({r})"
+                    for a, r in unlisted.items()
+                )
+                or None
+            )
+            found = membership_results(expectation, per_principal, others_unknown=why)
+        for result in found:
+            for note in notes:
+                if note not in result.notes:
+                    result.notes.append(note)
+        results.extend(found)
+
+    if options.probe:
+        _probe_groups(snapshot, results, profiles)
+    else:
+        report_notes.append("--no-probe: every result is analysed from the policies alone")
+    return CheckReport(checks, results, report_notes)
+
+
+# -- listing principals (readers / writers) --------------------------------------------------
+
+
+def list_account_principals(
+    profiles: dict[str, str | None], region: str | None
+) -> dict[str, Fetched[list[PrincipalInfo]]]:
+    """Every role and user of each account, read through its profile (who-can's listing)."""
+    from kmsdoctor.aws import client, session_for
+    from kmsdoctor.collect.account_principals import collect_account_principals
+
+    def one(account: str, profile: str | None) -> Fetched[list[PrincipalInfo]]:
+        from kmsdoctor.snapshot import no_profile_error
+
+        if profile is None:
+            return Fetched.unknown(no_profile_error(account, "roles and users"))
+        iam = client(session_for(profile, region), "iam", region)
+        return collect_account_principals(iam, account).principals
+
+    accounts = list(profiles.items())
+    with worker_pool(max(1, min(len(accounts), 4))) as pool:
+        futures = [pool.submit(one, account, profile) for account, profile in accounts]
+        return {
+            account: future.result() for (account, _), future in zip(accounts, futures, strict=True)
+        }
+
+
+def _add_listed_principals(
+    snapshot: Snapshot, listed: dict[str, Fetched[list[PrincipalInfo]]]
+) -> None:
+    """The listed principals' facts, where the plan did not read them itself."""
+    for principals in listed.values():
+        for principal in principals.value or []:
+            if principal.arn not in snapshot.principals:
+                snapshot.principals[principal.arn] = dataclasses.replace(
+                    principal, source="role_arn"
+                )
+
+
+# -- answering -------------------------------------------------------------------------------
+
+
+def _answer_every_question(
+    snapshot: Snapshot, checks: CheckFile, asked: dict[int, list[str]]
+) -> dict[Question, list[ObjectOutcome]]:
+    """Each distinct question answered once, however many expectations ask it."""
+    from kmsdoctor.analyze import answer
+
+    outcomes: dict[Question, list[ObjectOutcome]] = {}
+    for expectation in checks.expectations:
+        for principal in asked[expectation.index]:
+            question = question_of(expectation, principal)
+            if question in outcomes:
+                continue
+            outcomes[question] = [
+                ObjectOutcome(principal, found.object_key, found.diagnosis, tuple(found.notes))
+                for found in answer(snapshot, question)
+            ]
+    return outcomes
+
+
+def _expectation_notes(snapshot: Snapshot, expectation: Expectation, max_objects: int) -> list[str]:
+    if expectation.prefix is None:
+        return []
+    listing = snapshot.listings.get(listing_id(expectation.bucket, expectation.prefix))
+    if listing is not None and listing.truncated:
+        return [
+            f"only the first {max_objects} objects under {expectation.address} were checked "
+            f"(--max-objects {max_objects}); S3 lists more"
+        ]
+    return []
+
+
+# -- probes ----------------------------------------------------------------------------------
+
+
+def _probe_groups(
+    snapshot: Snapshot, results: list[CheckResult], profiles: dict[str, str | None]
+) -> None:
+    """Probe as the principal on one object of each result's group, and take that object's
+    diagnosis, reconciled with AWS's answers, as the group's."""
+    from kmsdoctor.probe.callers import assume_principals
+
+    to_probe: list[CheckResult] = []
+    for result in results:
+        if result.principal is None or result.diagnosis is None:
+            continue
+        if not is_role_arn(result.principal):
+            result.notes.append(
+                "not probed: an IAM user cannot be assumed; analysed from its policies alone"
+            )
+            continue
+        if (
+            result.expectation.kind != "access"
+            and result.principal not in (result.expectation.principals)
+            and result.status == "pass"
+        ):
+            continue  # another principal held out as expected: not worth an AssumeRole
+        to_probe.append(result)
+    if not to_probe:
+        return
+    assumed = assume_principals(
+        [result.principal for result in to_probe if result.principal],
+        profiles,
+        snapshot.region,
+    )
+    with worker_pool(min(len(to_probe), MAX_PROBE_WORKERS)) as pool:
+        futures = [pool.submit(_probe_one, snapshot, result, assumed) for result in to_probe]
+        for future in futures:
+            future.result()
+
+
+def _probe_one(snapshot: Snapshot, result: CheckResult, assumed: dict) -> None:
+    from kmsdoctor.analyze.api import analyze_principal
+    from kmsdoctor.probe import ProbeOptions, run_probes
+    from kmsdoctor.probe.callers import Clients, callers_for
+
+    principal = result.principal or ""
+    clients = assumed.get(principal)
+    if not isinstance(clients, Clients):
+        why = f"{clients.code}: {clients.message}" if clients is not None else "no session"
+        result.notes.append(
+            f"not probed: could not assume {principal} from its account's profile ({why}); "
+            "analysed from its policies alone"
+        )
+        return
+    expectation = result.expectation
+    object_key = result.example_keys[0] if result.example_keys else expectation.key
+    view = snapshot.view(question_of(expectation, principal), object_key)
+    prepared: Future = Future()
+    prepared.set_result(callers_for(principal, clients, view.request.region))
+    calls = run_probes(None, view, ProbeOptions(prepared=prepared))  # type: ignore[arg-type]
+    probed = dataclasses.replace(view, probes=calls)
+    diagnosis, _ = analyze_principal(probed, probed.target.principals[0])
+    result.diagnosis = diagnosis
+    result.status = status_of(result.expected, diagnosis.verdict)
+    where = f" on {object_key}" if expectation.prefix is not None and object_key else ""
+    result.notes.append(f"probed as the principal{where}")
