@@ -14,6 +14,7 @@ BENCHMARKS = [
     "bench.startup_bench",
     "bench.diagnose_bench",
     "bench.many_objects_bench",
+    "bench.check_bench",
 ]
 
 

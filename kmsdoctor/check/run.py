@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -56,8 +57,12 @@ def question_of(expectation: Expectation, principal: str) -> Question:
     )
 
 
-def run_check(checks: CheckFile, options: CheckOptions) -> CheckReport:
-    """Collect once, answer every expectation, probe one object per outcome, report."""
+def run_check(
+    checks: CheckFile, options: CheckOptions, timings: dict[str, float] | None = None
+) -> CheckReport:
+    """Collect once, answer every expectation, probe one object per outcome, report.
+    `timings`, when given, receives the answer stage's CPU time and how many (principal,
+    object) pairs it answered (for `make bench`)."""
     from kmsdoctor.collect.plan import CollectionPlan, collect_facts
 
     region = options.region or checks.region
@@ -97,7 +102,11 @@ def run_check(checks: CheckFile, options: CheckOptions) -> CheckReport:
     )
     _add_listed_principals(snapshot, listed)
 
+    cpu_started = time.process_time()
     outcomes = _answer_every_question(snapshot, checks, asked)
+    if timings is not None:
+        timings["cpu_s"] = time.process_time() - cpu_started
+        timings["pairs"] = sum(len(answers) for answers in outcomes.values())
     report_notes: list[str] = []
     results: list[CheckResult] = []
     for expectation in checks.expectations:
@@ -129,6 +138,13 @@ def run_check(checks: CheckFile, options: CheckOptions) -> CheckReport:
     else:
         report_notes.append("--no-probe: every result is analysed from the policies alone")
     return CheckReport(checks, results, report_notes)
+
+
+def run_check_timed(checks: CheckFile) -> dict[str, float]:
+    """`make bench`: a check without probes; the answer stage's CPU time and pairs."""
+    timings: dict[str, float] = {}
+    run_check(checks, CheckOptions(probe=False), timings)
+    return timings
 
 
 # -- listing principals (readers / writers) --------------------------------------------------
