@@ -68,3 +68,39 @@ def test_a_binary_file_is_one_line_exit_2(tmp_path):
     result = run_kmsdoctor(["check", "checks.toml"], tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == "kmsdoctor: checks.toml:2: the check file is not UTF-8 text"
+
+
+# In a fresh interpreter: the command's help, and a bad file, then which AWS libraries got in.
+IMPORTS_SCRIPT = """
+import json, sys
+from kmsdoctor.cli import main
+codes = []
+for argv in json.loads(sys.argv[1]):
+    sys.argv = ["kmsdoctor", *argv]
+    try:
+        main()
+    except SystemExit as exit:
+        codes.append(exit.code)
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"boto3", "botocore"})
+sys.stderr.write(json.dumps({"codes": codes, "loaded": loaded}))
+"""
+
+
+def test_help_and_a_bad_file_load_no_aws_library(tmp_path):
+    import json
+
+    (tmp_path / "checks.toml").write_text('[accounts]\n"1" = "a"\n', encoding="utf-8")
+    runs = [["check", "--help"], ["check", "checks.toml"]]
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTS_SCRIPT, json.dumps(runs)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        timeout=60,
+        check=False,
+    )
+    report = json.loads(result.stderr.splitlines()[-1])
+    assert report["codes"] == [0, 2]
+    assert "--junit" in result.stdout and "--sarif" in result.stdout
+    assert report["loaded"] == []

@@ -1,0 +1,241 @@
+"""`kmsdoctor check` through the real CLI against moto: a data lake with several roles in B,
+two keys in A, and a sales/ prefix where one object was left under the finance key — the
+incident a smoke test exists to catch before the BI dashboards go blank."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter
+
+import pytest
+from typer.testing import CliRunner
+
+from kmsdoctor.cli import app
+
+A = "111111111111"
+B = "222222222222"
+SCENARIO = "check-datalake-several-roles"
+
+
+def role(name: str) -> str:
+    return f"arn:aws:iam::{B}:role/{name}"
+
+
+LAKE_CHECKS = f"""\
+region = "eu-west-1"
+
+[accounts]
+"{A}" = "a"
+"{B}" = "b"
+
+[[expect]]
+name = "BI reads the sales prefix"
+principal = "{role("BIAnalyticsRole")}"
+bucket = "datalake-curated-a"
+prefix = "sales/"
+access = "allow"
+
+[[expect]]
+name = "ETL cannot read the ledger"
+principal = "{role("EtlRole")}"
+bucket = "datalake-curated-a"
+key = "finance/ledger/2026-q1.parquet"
+access = "deny"
+
+[[expect]]
+name = "pipeline writes its artifacts"
+principal = "{role("PipelineRole")}"
+bucket = "datalake-curated-a"
+prefix = "artifacts/"
+operation = "write"
+access = "allow"
+
+[[expect]]
+name = "only BI reads q1"
+bucket = "datalake-curated-a"
+key = "sales/2026/q1.parquet"
+readers = ["{role("BIAnalyticsRole")}"]
+"""
+
+
+def run_check(tmp_path, *extra: str, checks: str = LAKE_CHECKS):
+    path = tmp_path / "lake.toml"
+    path.write_text(checks, encoding="utf-8")
+    result = CliRunner().invoke(app, ["check", str(path), *extra])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result, str(path)
+
+
+def by_name(document):
+    found: dict[str, list[dict]] = {}
+    for result in document["results"]:
+        found.setdefault(result["name"], []).append(result)
+    return found
+
+
+def test_the_object_left_under_the_finance_key_fails_and_the_rest_pass(sandbox, tmp_path):
+    sandbox(SCENARIO)
+    result, _ = run_check(tmp_path, "--no-probe", "--format", "json")
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    results = by_name(document)
+
+    sales = results["BI reads the sales prefix"]
+    assert [(r["status"], r["objects"]) for r in sales] == [("fail", 1), ("pass", 3)]
+    assert sales[0]["example_keys"] == ["sales/2026/restated.parquet"]
+    assert sales[0]["locks_shut"] == ["key_policy"]
+    assert "KD301" in [f["code"] for f in sales[0]["findings"]]
+    assert sales[1]["example_keys"] == [
+        "sales/2026/q1.parquet",
+        "sales/2026/q2.parquet",
+        "sales/2026/q3.parquet",
+    ]
+
+    (ledger,) = results["ETL cannot read the ledger"]
+    assert (ledger["status"], ledger["verdict"]) == ("pass", "deny")
+
+    (artifacts,) = results["pipeline writes its artifacts"]
+    assert (artifacts["status"], artifacts["operation"], artifacts["objects"]) == (
+        "pass",
+        "write",
+        1,
+    )
+
+    # ETL and the pipeline can read q1 too: two unexpected readers. FinanceRole and AuditRole
+    # cannot: folded into one passing result.
+    q1 = results["only BI reads q1: EtlRole"] + results["only BI reads q1: PipelineRole"]
+    assert [(r["expected"], r["verdict"], r["status"]) for r in q1] == [
+        ("deny", "allow", "fail"),
+        ("deny", "allow", "fail"),
+    ]
+    (bi,) = results["only BI reads q1: BIAnalyticsRole"]
+    assert bi["status"] == "pass"
+    (others,) = results["only BI reads q1: every other principal"]
+    assert (others["principal"], others["status"], others["principals"]) == (None, "pass", 2)
+    assert document["summary"] == {"pass": 5, "fail": 3, "unknown": 0}
+
+
+def test_text_report_puts_failures_first_with_lock_code_and_fix(sandbox, tmp_path):
+    sandbox(SCENARIO)
+    result, path = run_check(tmp_path, "--no-probe")
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    failures = [line for line in lines if line.startswith("FAIL")]
+    assert len(failures) == 3
+    assert lines[0].startswith(f"FAIL  {path}:7  BI reads the sales prefix")
+    assert "key_policy shut [KD301]" in lines[0]
+    assert "(1 of 4 objects, e.g. sales/2026/restated.parquet)" in lines[0]
+    assert lines[1].strip().startswith("fix: key policy of arn:aws:kms:eu-west-1:111111111111:")
+    assert lines[-2] == "4 expectations, 8 results: 3 failed, 0 could not be decided, 5 passed"
+
+
+def test_each_fact_is_read_once_for_every_expectation(sandbox, aws_faults, tmp_path):
+    sandbox(SCENARIO)
+    result, _ = run_check(tmp_path, "--no-probe", "--format", "json")
+    assert result.exit_code == 1
+    calls = Counter(aws_faults.calls)
+    assert calls["kms:GetKeyPolicy"] == 2  # two keys, whatever the number of objects and roles
+    # Each object once: four under sales/, one artifact, the ledger (q1 is one of sales/).
+    assert calls["s3:HeadObject"] == 6
+    assert calls["iam:GetAccountAuthorizationDetails"] >= 2  # both accounts listed for readers
+
+
+def test_junit_and_sarif_files_for_ci(sandbox, tmp_path):
+    sandbox(SCENARIO)
+    junit, sarif = tmp_path / "junit.xml", tmp_path / "check.sarif"
+    result, path = run_check(tmp_path, "--no-probe", "--junit", str(junit), "--sarif", str(sarif))
+    assert result.exit_code == 1
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("8", "3", "0")
+    failure = next(case for case in suite if case.find("failure") is not None).find("failure")
+    assert "key_policy shut" in failure.get("message") and "KD301" in failure.get("message")
+
+    document = json.loads(sarif.read_text(encoding="utf-8"))
+    results = document["runs"][0]["results"]
+    assert len(results) == 3
+    starts = sorted(r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results)
+    assert starts == [7, 29, 29]  # the sales expectation, and the readers one twice
+    assert {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results} == {
+        path
+    }
+
+
+def test_more_objects_than_max_objects_says_so(sandbox, tmp_path):
+    sandbox(SCENARIO)
+    result, _ = run_check(tmp_path, "--no-probe", "--format", "json", "--max-objects", "2")
+    document = json.loads(result.stdout)
+    sales = by_name(document)["BI reads the sales prefix"]
+    assert sum(r["objects"] for r in sales) == 2
+    assert any(
+        "only the first 2 objects under s3://datalake-curated-a/sales/*" in note
+        for note in sales[0]["notes"]
+    )
+
+
+def test_unlisted_account_makes_the_readers_check_undecided(sandbox, aws_faults, tmp_path):
+    sandbox(SCENARIO)
+    aws_faults.add(
+        "iam", "GetAccountAuthorizationDetails", "AccessDenied", "not allowed", 403, account=A
+    )
+    result, _ = run_check(tmp_path, "--no-probe", "--format", "json")
+    others = by_name(json.loads(result.stdout))["only BI reads q1: every other principal"]
+    assert others[0]["status"] == "unknown"
+    assert f"the principals of account {A} could not be listed" in others[0]["notes"][0]
+
+
+@pytest.mark.parametrize("probe", [True, False])
+def test_probes_run_as_each_role_assumed_from_its_accounts_profile(
+    sandbox, aws_faults, tmp_path, probe
+):
+    box = sandbox(SCENARIO)
+    aws_faults.answer_probes(box)
+    checks = f"""\
+[accounts]
+"{A}" = "a"
+"{B}" = "b"
+
+[[expect]]
+principal = "{role("PipelineRole")}"
+bucket = "datalake-curated-a"
+key = "artifacts/build-1.zip"
+access = "allow"
+
+[[expect]]
+principal = "{role("BIAnalyticsRole")}"
+bucket = "datalake-curated-a"
+prefix = "sales/2026/q"
+access = "allow"
+"""
+    extra = [] if probe else ["--no-probe"]
+    result, _ = run_check(tmp_path, "--format", "json", *extra, checks=checks)
+    document = json.loads(result.stdout)
+    assert result.exit_code == 0, result.stdout
+    calls = Counter(aws_faults.calls)
+    if not probe:
+        assert calls["sts:AssumeRole"] == 0
+        assert calls["s3:GetObject"] == 0
+        assert document["notes"] == ["--no-probe: every result is analysed from the policies alone"]
+        return
+    # One AssumeRole per role, one one-byte GET per group (3 objects under sales/2026/q, one
+    # outcome: one probe), never per object.
+    assert calls["sts:AssumeRole"] == 2
+    assert calls["s3:GetObject"] == 2
+    notes = [note for r in document["results"] for note in r["notes"]]
+    assert "probed as the principal on sales/2026/q1.parquet" in notes
+
+
+def test_a_role_that_cannot_be_assumed_is_analysed_without_a_probe(sandbox, aws_faults, tmp_path):
+    box = sandbox(SCENARIO)
+    aws_faults.answer_probes(box)
+    aws_faults.add("sts", "AssumeRole", "AccessDenied", "not authorized to assume", 403)
+    result, _ = run_check(tmp_path, "--format", "json")
+    sales = by_name(json.loads(result.stdout))["BI reads the sales prefix"]
+    assert sales[0]["status"] == "fail"  # the analysis still decides
+    assert any(
+        note.startswith(f"not probed: could not assume {role('BIAnalyticsRole')}")
+        and "analysed from its policies alone" in note
+        for note in sales[0]["notes"]
+    )
