@@ -23,6 +23,8 @@ def scope(result: CheckResult) -> str:
         return ""
     if result.objects == 0:
         return "no object"
+    if result.objects == 1 and result.of_objects == 1:
+        return f"1 object: {result.example_keys[0]}" if result.example_keys else "1 object"
     share = (
         f"all {result.objects} objects"
         if result.objects == result.of_objects
@@ -88,6 +90,13 @@ def fix_line(result: CheckResult) -> str:
         if name in ("identity", "bucket_policy", "key_policy") and lock.status == "allow":
             statements = _allowing_statements(lock.evidence)
             opened.append(f"{name}: {', '.join(statements)}" if statements else name)
+    if not opened and result.diagnosis.probe_verdict == "allow":
+        shut = ", ".join(result.locks_shut) or "no lock"
+        return (
+            f"AWS let the probe as the principal through, although the policies read shut "
+            f"{shut}: something kmsdoctor cannot see opens it (run `kmsdoctor diagnose` for "
+            "this principal and object)"
+        )
     return _one_line("to deny it, remove the grant from one of " + "; ".join(opened))
 
 

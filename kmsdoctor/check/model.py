@@ -28,7 +28,8 @@ MAX_EXAMPLE_KEYS = 3
 
 @dataclass(frozen=True)
 class ObjectOutcome:
-    """One principal's answer for one object (or for the key question's one object)."""
+    """One principal's answer for one object (or for the key question's one object).
+    `notes`: the analysis' assumptions, reported once for the whole run."""
 
     principal: str
     object_key: str | None
@@ -172,11 +173,6 @@ def group_outcomes(
     results: list[CheckResult] = []
     for members in groups.values():
         first = members[0]
-        notes: list[str] = []
-        for member in members:
-            for note in member.notes:
-                if note not in notes:
-                    notes.append(note)
         results.append(
             CheckResult(
                 expectation=expectation,
@@ -187,7 +183,6 @@ def group_outcomes(
                 objects=len(members),
                 of_objects=len(outcomes),
                 example_keys=_example_keys(members),
-                notes=notes,
             )
         )
     return results

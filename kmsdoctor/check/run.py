@@ -107,7 +107,13 @@ def run_check(
     if timings is not None:
         timings["cpu_s"] = time.process_time() - cpu_started
         timings["pairs"] = sum(len(answers) for answers in outcomes.values())
+    # The analysis' assumptions are worded for the whole run: once, not per result.
     report_notes: list[str] = []
+    for answers in outcomes.values():
+        for outcome in answers:
+            for note in outcome.notes:
+                if note not in report_notes:
+                    report_notes.append(note)
     results: list[CheckResult] = []
     for expectation in checks.expectations:
         per_principal = {
