@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.delay_proxy import DelayProxy
-from bench.diagnose_bench import DELAY_S, ROOT, _run_cli, measure
+from bench.diagnose_bench import (
+    DELAY_S,
+    ROOT,
+    Measurement,
+    _depth_records,
+    _longest_chain,
+    _run_cli,
+)
 
 A = "111111111111"
 B = "222222222222"
@@ -39,6 +46,7 @@ ROLES = [f"LakeRole{n:02}" for n in range(10)]
 PREFIXES = ["p0/", "p1/", "p2/"]
 OBJECTS_PER_PREFIX = 1000
 EXPECTATIONS = 50
+RUNS = 3  # each run answers 50,000 (principal, object) pairs: fewer runs than diagnose_bench
 
 _CPU_SCRIPT = """
 import json, sys
@@ -175,6 +183,26 @@ def check_file() -> str:
     return "\n".join(lines) + "\n"
 
 
+def measure(mode: str, args: list[str], env: dict[str, str], proxy: DelayProxy) -> Measurement:
+    """As diagnose_bench.measure, with RUNS runs (median) and one instrumented run for depth."""
+    import statistics
+
+    records = _depth_records(args, env, proxy)
+    runs = [_run_cli(args, env, proxy) for _ in range(RUNS)]
+    calls = Counter(len(run.requests) for run in runs).most_common(1)[0][0]
+    return Measurement(
+        mode=mode,
+        calls=calls,
+        wall_s=statistics.median(run.wall_s for run in runs),
+        aws_phase_s=statistics.median(run.aws_phase_s for run in runs),
+        depth=max(record[1] for record in records),
+        first_request_s=statistics.median(run.first_request_s for run in runs),
+        after_last_response_s=statistics.median(run.after_last_response_s for run in runs),
+        idle_s=statistics.median(run.idle_s for run in runs),
+        longest_chain=_longest_chain(records),
+    )
+
+
 def _cpu_per_pair(env: dict[str, str], path: Path) -> dict[str, Any]:
     """The answer stage timed inside one fresh kmsdoctor process."""
     process = subprocess.run(
@@ -229,6 +257,7 @@ def main() -> None:
                     measured = measure(mode, mode_args, env, proxy)
                     run = _run_cli(mode_args, env, proxy)
                     by_operation = Counter(request.operation for request in run.requests)
+                    idle = run.idle_s
                     print(f"{mode}:")
                     print(
                         f"  AWS calls            {measured.calls}   objects + keys + principals "
@@ -238,6 +267,7 @@ def main() -> None:
                     print(f"    by operation       {common}")
                     print(f"  wall (process)       {measured.wall_s * 1000:7.0f} ms")
                     print(f"  AWS phase            {measured.aws_phase_s * 1000:7.0f} ms")
+                    print(f"    of which idle      {idle * 1000:7.0f} ms   no request in flight")
                     print(
                         f"  dependency depth     {measured.depth}   "
                         f"({' -> '.join(measured.longest_chain)})"

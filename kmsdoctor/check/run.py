@@ -23,6 +23,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from kmsdoctor.analyze.model import PrincipalDiagnosis
 from kmsdoctor.arn import account_of, is_role_arn
 from kmsdoctor.check.file import CheckFile, Expectation
 from kmsdoctor.check.model import (
@@ -232,39 +233,48 @@ def _probe_groups(
     snapshot: Snapshot, results: list[CheckResult], profiles: dict[str, str | None]
 ) -> None:
     """Probe as the principal on one object of each result's group, and take that object's
-    diagnosis, reconciled with AWS's answers, as the group's."""
+    diagnosis, reconciled with AWS's answers, as the group's. The same (principal, object,
+    operation) is probed once, however many results share it."""
     from kmsdoctor.probe.callers import assume_principals
 
-    to_probe: list[CheckResult] = []
+    to_probe: dict[tuple[str, str, str | None, str], list[CheckResult]] = {}
     for result in results:
         if result.principal is None or result.diagnosis is None:
-            continue
+            continue  # the folded "every other principal", or no object to probe
         if not is_role_arn(result.principal):
             result.notes.append(
                 "not probed: an IAM user cannot be assumed; analysed from its policies alone"
             )
             continue
-        if (
-            result.expectation.kind != "access"
-            and result.principal not in (result.expectation.principals)
-            and result.status == "pass"
-        ):
-            continue  # another principal held out as expected: not worth an AssumeRole
-        to_probe.append(result)
+        expectation = result.expectation
+        object_key = result.example_keys[0] if result.example_keys else expectation.key
+        probe_key = (result.principal, expectation.bucket, object_key, expectation.operation)
+        to_probe.setdefault(probe_key, []).append(result)
     if not to_probe:
         return
     assumed = assume_principals(
-        [result.principal for result in to_probe if result.principal],
+        list(dict.fromkeys(principal for principal, _, _, _ in to_probe)),
         profiles,
         snapshot.region,
     )
     with worker_pool(min(len(to_probe), MAX_PROBE_WORKERS)) as pool:
-        futures = [pool.submit(_probe_one, snapshot, result, assumed) for result in to_probe]
-        for future in futures:
-            future.result()
+        futures = {
+            probe_key: pool.submit(_probe_one, snapshot, sharing[0], assumed)
+            for probe_key, sharing in to_probe.items()
+        }
+        for probe_key, future in futures.items():
+            probed, note = future.result()
+            for result in to_probe[probe_key]:
+                if probed is not None:
+                    result.diagnosis = probed
+                    result.status = status_of(result.expected, probed.verdict)
+                result.notes.append(note)
 
 
-def _probe_one(snapshot: Snapshot, result: CheckResult, assumed: dict) -> None:
+def _probe_one(
+    snapshot: Snapshot, result: CheckResult, assumed: dict
+) -> tuple[PrincipalDiagnosis | None, str]:
+    """The probed diagnosis of the result's object (None: not probed), and what to say."""
     from kmsdoctor.analyze.api import analyze_principal
     from kmsdoctor.probe import ProbeOptions, run_probes
     from kmsdoctor.probe.callers import Clients, callers_for
@@ -273,20 +283,19 @@ def _probe_one(snapshot: Snapshot, result: CheckResult, assumed: dict) -> None:
     clients = assumed.get(principal)
     if not isinstance(clients, Clients):
         why = f"{clients.code}: {clients.message}" if clients is not None else "no session"
-        result.notes.append(
+        return None, (
             f"not probed: could not assume {principal} from its account's profile ({why}); "
             "analysed from its policies alone"
         )
-        return
     expectation = result.expectation
     object_key = result.example_keys[0] if result.example_keys else expectation.key
     view = snapshot.view(question_of(expectation, principal), object_key)
+    if not view.target.principals:
+        return None, "not probed: nothing is known about the principal"
     prepared: Future = Future()
     prepared.set_result(callers_for(principal, clients, view.request.region))
     calls = run_probes(None, view, ProbeOptions(prepared=prepared))  # type: ignore[arg-type]
     probed = dataclasses.replace(view, probes=calls)
     diagnosis, _ = analyze_principal(probed, probed.target.principals[0])
-    result.diagnosis = diagnosis
-    result.status = status_of(result.expected, diagnosis.verdict)
     where = f" on {object_key}" if expectation.prefix is not None and object_key else ""
-    result.notes.append(f"probed as the principal{where}")
+    return diagnosis, f"probed as the principal{where}"
