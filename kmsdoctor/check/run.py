@@ -35,8 +35,9 @@ from kmsdoctor.check.model import (
     status_of,
 )
 from kmsdoctor.concurrency import worker_pool
+from kmsdoctor.probe.callers import Clients, assume_principals
 from kmsdoctor.questions import Question
-from kmsdoctor.snapshot import Fetched, PrincipalInfo, Snapshot, listing_id
+from kmsdoctor.snapshot import CallError, Fetched, PrincipalInfo, Snapshot, listing_id
 
 MAX_PROBE_WORKERS = 8
 
@@ -96,11 +97,19 @@ def run_check(
         for principal in named:
             planned.append(question_of(expectation, principal or ""))
     planned = list(dict.fromkeys(q for q in planned if q.principal))
-    snapshot = collect_facts(
-        CollectionPlan(
-            questions=planned, profiles=profiles, region=region, max_objects=options.max_objects
-        )
+    plan = CollectionPlan(
+        questions=planned, profiles=profiles, region=region, max_objects=options.max_objects
     )
+    with worker_pool(1) as pool:
+        # The roles the file names are assumed for the probe while the facts are collected:
+        # who they are depends on nothing collected.
+        assumed_f = (
+            pool.submit(assume_principals, _named_roles(checks), profiles, region)
+            if options.probe
+            else None
+        )
+        snapshot = collect_facts(plan)
+        assumed = assumed_f.result() if assumed_f is not None else {}
     _add_listed_principals(snapshot, listed)
 
     cpu_started = time.process_time()
@@ -141,7 +150,7 @@ def run_check(
         results.extend(found)
 
     if options.probe:
-        _probe_groups(snapshot, results, profiles)
+        _probe_groups(snapshot, results, profiles, assumed)
     else:
         report_notes.append("--no-probe: every result is analysed from the policies alone")
     return CheckReport(checks, results, report_notes)
@@ -229,14 +238,25 @@ def _expectation_notes(snapshot: Snapshot, expectation: Expectation, max_objects
 # -- probes ----------------------------------------------------------------------------------
 
 
+def _named_roles(checks: CheckFile) -> list[str]:
+    """The roles the check file names (listed principals are assumed only when needed)."""
+    named: list[str] = []
+    for expectation in checks.expectations:
+        for principal in (expectation.principal, *expectation.principals):
+            if principal and is_role_arn(principal):
+                named.append(principal)
+    return list(dict.fromkeys(named))
+
+
 def _probe_groups(
-    snapshot: Snapshot, results: list[CheckResult], profiles: dict[str, str | None]
+    snapshot: Snapshot,
+    results: list[CheckResult],
+    profiles: dict[str, str | None],
+    assumed: dict[str, Clients | CallError],
 ) -> None:
     """Probe as the principal on one object of each result's group, and take that object's
     diagnosis, reconciled with AWS's answers, as the group's. The same (principal, object,
     operation) is probed once, however many results share it."""
-    from kmsdoctor.probe.callers import assume_principals
-
     to_probe: dict[tuple[str, str, str | None, str], list[CheckResult]] = {}
     for result in results:
         if result.principal is None or result.diagnosis is None:
@@ -252,11 +272,9 @@ def _probe_groups(
         to_probe.setdefault(probe_key, []).append(result)
     if not to_probe:
         return
-    assumed = assume_principals(
-        list(dict.fromkeys(principal for principal, _, _, _ in to_probe)),
-        profiles,
-        snapshot.region,
-    )
+    missing = [p for p in dict.fromkeys(p for p, _, _, _ in to_probe) if p not in assumed]
+    if missing:  # principals listed for readers/writers that turned out to get through
+        assumed = {**assumed, **assume_principals(missing, profiles, snapshot.region)}
     with worker_pool(min(len(to_probe), MAX_PROBE_WORKERS)) as pool:
         futures = {
             probe_key: pool.submit(_probe_one, snapshot, sharing[0], assumed)
@@ -277,7 +295,7 @@ def _probe_one(
     """The probed diagnosis of the result's object (None: not probed), and what to say."""
     from kmsdoctor.analyze.api import analyze_principal
     from kmsdoctor.probe import ProbeOptions, run_probes
-    from kmsdoctor.probe.callers import Clients, callers_for
+    from kmsdoctor.probe.callers import callers_for
 
     principal = result.principal or ""
     clients = assumed.get(principal)
