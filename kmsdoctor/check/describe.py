@@ -3,6 +3,7 @@ and the one-line fix. The text report, the JUnit file and the SARIF file all say
 
 from __future__ import annotations
 
+from kmsdoctor.analyze.evidence import LockEvidence
 from kmsdoctor.check.model import CheckResult
 
 
@@ -100,17 +101,17 @@ def fix_line(result: CheckResult) -> str:
     return _one_line("to deny it, remove the grant from one of " + "; ".join(opened))
 
 
-def _allowing_statements(evidence: dict) -> list[str]:
+def _allowing_statements(evidence: LockEvidence) -> list[str]:
     """`AllowBIRoleDecrypt (key policy)`: the Allow statements that let the request through,
     as the lock's evidence records them."""
     found: list[str] = []
-    for request in evidence.get("requests", []):
-        if not isinstance(request, dict) or request.get("decision") != "allow":
+    for request in evidence.requests or []:
+        if request.decision != "allow":
             continue
-        for statement in request.get("statements", []):
-            if not isinstance(statement, dict) or statement.get("effect") != "Allow":
+        for statement in request.statements or []:
+            if statement.effect != "Allow":
                 continue
-            label = f"{statement.get('statement')} ({statement.get('policy')})"
+            label = f"{statement.statement} ({statement.policy})"
             if label not in found:
                 found.append(label)
     return found
