@@ -238,8 +238,8 @@ def membership_results(
     )
     if others_unknown is not None:
         others.notes.insert(0, others_unknown)
-    elif held_out == 0:
-        others.notes.insert(0, "no other principal was found in the accounts of [accounts]")
+    elif held_out == 0 and not others.notes:
+        others.notes.append("no other principal was found in the accounts of [accounts]")
     results.append(others)
     return results
 

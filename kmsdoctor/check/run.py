@@ -71,6 +71,10 @@ def run_check(
     profiles: dict[str, str | None] = dict(checks.accounts)
     membership = [e for e in checks.expectations if e.kind != "access"]
     listed = list_account_principals(profiles, region) if membership else {}
+    membership_notes: list[str] = []
+    if listed is None:
+        listed = {}
+        membership_notes.append(NOT_LISTED_NOTE)
 
     # Who each expectation asks about; the plan reads the facts of the principals named in the
     # file, and of one listed principal per account so that account's facts are read too.
@@ -83,11 +87,15 @@ def run_check(
             for principals in listed.values():
                 for principal in principals.value or []:
                     everyone.append(principal.arn)
+            if membership_notes:  # no listing: the principals the file names
+                everyone += _named_principals(checks)
             asked[expectation.index] = list(dict.fromkeys(everyone))
     planned: list[Question] = []
     for expectation in checks.expectations:
         named = [expectation.principal] if expectation.kind == "access" else []
         named += list(expectation.principals)
+        if expectation.kind != "access" and membership_notes:
+            named += _named_principals(checks)
         for account, principals in listed.items():
             first = next(iter(principals.value or []), None)
             if first is not None and not any(account_of(p) == account for p in named):
@@ -142,7 +150,9 @@ def run_check(
                 )
                 or None
             )
-            found = membership_results(expectation, per_principal, others_unknown=why)
+            found = membership_results(
+                expectation, per_principal, notes=membership_notes, others_unknown=why
+            )
         for result in found:
             for note in notes:
                 if note not in result.notes:
@@ -168,14 +178,17 @@ def run_check_timed(checks: CheckFile) -> dict[str, float]:
 
 def list_account_principals(
     profiles: dict[str, str | None], region: str | None
-) -> dict[str, Fetched[list[PrincipalInfo]]]:
-    """Every role and user of each account, read through its profile (who-can's listing)."""
+) -> dict[str, Fetched[list[PrincipalInfo]]] | None:
+    """Every role and user of each account, read through its profile (who-can's listing,
+    one GetAccountAuthorizationDetails walk per account). None: this build has no listing."""
+    try:
+        from kmsdoctor.collect.account_principals import collect_account_principals
+    except ImportError:  # who-can's account listing (issue 11) is not in this build
+        return None
     from kmsdoctor.aws import client, session_for
-    from kmsdoctor.collect.account_principals import collect_account_principals
+    from kmsdoctor.snapshot import no_profile_error
 
     def one(account: str, profile: str | None) -> Fetched[list[PrincipalInfo]]:
-        from kmsdoctor.snapshot import no_profile_error
-
         if profile is None:
             return Fetched.unknown(no_profile_error(account, "roles and users"))
         iam = client(session_for(profile, region), "iam", region)
@@ -187,6 +200,21 @@ def list_account_principals(
         return {
             account: future.result() for (account, _), future in zip(accounts, futures, strict=True)
         }
+
+
+NOT_LISTED_NOTE = (
+    "only the principals this check file names were compared: this build cannot list every "
+    "role and user of an account (who-can's listing)"
+)
+
+
+def _named_principals(checks: CheckFile) -> list[str]:
+    named: list[str] = []
+    for expectation in checks.expectations:
+        for principal in (expectation.principal, *expectation.principals):
+            if principal:
+                named.append(principal)
+    return list(dict.fromkeys(named))
 
 
 def _add_listed_principals(
@@ -240,12 +268,7 @@ def _expectation_notes(snapshot: Snapshot, expectation: Expectation, max_objects
 
 def _named_roles(checks: CheckFile) -> list[str]:
     """The roles the check file names (listed principals are assumed only when needed)."""
-    named: list[str] = []
-    for expectation in checks.expectations:
-        for principal in (expectation.principal, *expectation.principals):
-            if principal and is_role_arn(principal):
-                named.append(principal)
-    return list(dict.fromkeys(named))
+    return [principal for principal in _named_principals(checks) if is_role_arn(principal)]
 
 
 def _probe_groups(

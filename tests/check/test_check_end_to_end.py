@@ -4,6 +4,7 @@ incident a smoke test exists to catch before the BI dashboards go blank."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -12,6 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from kmsdoctor.cli import app
+
+# `kmsdoctor check` runs on the fact store (issue 10); until it is in the build, nothing here can
+# run. Who-can's account listing (issue 11) decides who "every other principal" is.
+pytest.importorskip("kmsdoctor.collect.plan", reason="the fact store (collect/plan.py) is needed")
+LISTING = importlib.util.find_spec("kmsdoctor.collect.account_principals") is not None
 
 A = "111111111111"
 B = "222222222222"
@@ -104,7 +110,8 @@ def test_the_object_left_under_the_finance_key_fails_and_the_rest_pass(sandbox, 
     )
 
     # ETL and the pipeline can read q1 too: two unexpected readers. FinanceRole and AuditRole
-    # cannot: folded into one passing result.
+    # cannot: folded into one passing result (without who-can's listing, only the principals
+    # the file names are compared, and the result says so).
     q1 = results["only BI reads q1: EtlRole"] + results["only BI reads q1: PipelineRole"]
     assert [(r["expected"], r["verdict"], r["status"]) for r in q1] == [
         ("deny", "allow", "fail"),
@@ -113,7 +120,14 @@ def test_the_object_left_under_the_finance_key_fails_and_the_rest_pass(sandbox, 
     (bi,) = results["only BI reads q1: BIAnalyticsRole"]
     assert bi["status"] == "pass"
     (others,) = results["only BI reads q1: every other principal"]
-    assert (others["principal"], others["status"], others["principals"]) == (None, "pass", 2)
+    assert (others["principal"], others["status"]) == (None, "pass")
+    if LISTING:
+        assert others["principals"] == 2
+    else:
+        assert others["principals"] == 0
+        assert any(
+            n.startswith("only the principals this check file names") for n in others["notes"]
+        )
     assert document["summary"] == {"pass": 5, "fail": 3, "unknown": 0}
 
 
@@ -141,7 +155,8 @@ def test_each_fact_is_read_once_for_every_expectation(sandbox, aws_faults, tmp_p
     assert calls["kms:GetKeyPolicy"] == 2  # two keys, whatever the number of objects and roles
     # Each object once: four under sales/, one artifact, the ledger (q1 is one of sales/).
     assert calls["s3:HeadObject"] == 6
-    assert calls["iam:GetAccountAuthorizationDetails"] >= 2  # both accounts listed for readers
+    if LISTING:  # both accounts listed once for the readers expectation
+        assert calls["iam:GetAccountAuthorizationDetails"] == 2
 
 
 def test_junit_and_sarif_files_for_ci(sandbox, tmp_path, monkeypatch):
@@ -179,6 +194,7 @@ def test_more_objects_than_max_objects_says_so(sandbox, tmp_path):
     )
 
 
+@pytest.mark.skipif(not LISTING, reason="who-can's account listing is not in this build")
 def test_unlisted_account_makes_the_readers_check_undecided(sandbox, aws_faults, tmp_path):
     sandbox(SCENARIO)
     aws_faults.add(
