@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kmsdoctor.analyze import reconcile as reconciliation
 from kmsdoctor.analyze.cloudtrail import cloudtrail_hint
 from kmsdoctor.analyze.context import build_request_context
 from kmsdoctor.analyze.evaluation import evaluate_principal
@@ -21,8 +22,8 @@ from kmsdoctor.analyze.model import (
     LockResult,
     PrincipalDiagnosis,
 )
-from kmsdoctor.analyze.reconcile import apply_reconciliation, reconcile
-from kmsdoctor.analyze.rules import run_rules
+from kmsdoctor.analyze.proof import prove_fixes
+from kmsdoctor.analyze.rules import run_probe_rules, run_rules
 from kmsdoctor.questions import Question
 from kmsdoctor.snapshot import PrincipalInfo, Snapshot, SnapshotView, listing_id
 
@@ -39,18 +40,25 @@ def analyze_principal(
     view: SnapshotView, principal: PrincipalInfo
 ) -> tuple[PrincipalDiagnosis, list[str]]:
     """The locks and findings for one principal of a view, and the assumptions made for it."""
+    # Stages, each run once: the locks; the policy rules (which only read the locks); the
+    # reconciliation with the probe's answers and the probe rules reading it; the proof of each
+    # fix (the analysis re-run with the patched policy, see proof.py).
     ctx = build_request_context(view, principal)
     ev = evaluate_principal(ctx)
     locks = evaluate_locks(ev)
-    ev.locks = locks
     for name, lock in locks.items():
         hint = cloudtrail_hint(name, lock, ctx)
         if hint:
             lock.evidence.cloudtrail = hint
+    ev.locks = locks
     findings = run_rules(ev)
+    # The probe's answers as the caller (if the snapshot has any) against the locks: once.
+    rec = reconciliation.reconcile(ev)
+    if rec is not None:
+        findings = run_probe_rules(ev, rec, findings)
+    prove_fixes(view, principal, locks, findings)
     diagnosis = PrincipalDiagnosis(principal=principal.arn, locks=locks, findings=findings)
-    # The probe's answers as the caller (if the snapshot has any) against the locks.
-    apply_reconciliation(diagnosis, reconcile(ev))
+    reconciliation.apply_reconciliation(diagnosis, rec)
     return diagnosis, ctx.assumptions
 
 

@@ -159,6 +159,8 @@ class LockEvidence:
     cloudtrail: str | None = None  # where a denial of this lock is recorded
     cloudtrail_lookup: str | None = None  # what --cloudtrail found (reconcile.py)
     probe: list[str] = field(default_factory=list)  # where the probe's answers disagree
+    # key_state only: KMS refused the probe's direct Decrypt for the key's state (KD710)
+    probe_decrypt: str | None = None
 
     def denied_actions(self) -> set[str]:
         return {r.action for r in self.requests or [] if r.denied}
@@ -185,4 +187,6 @@ class LockEvidence:
             report["cloudtrail_lookup"] = self.cloudtrail_lookup
         if self.probe:
             report["probe"] = list(self.probe)
+        if self.probe_decrypt is not None:
+            report["probe_decrypt"] = self.probe_decrypt
         return report

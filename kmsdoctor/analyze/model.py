@@ -46,8 +46,10 @@ FixTargetKind = Literal[
     "role_inline_policy",
     "user_inline_policy",
     "permissions_boundary",
+    "managed_policy",  # a customer managed policy attached to the caller (create-policy-version)
     "scp",
     "rcp",
+    "vpc_endpoint_policy",  # arn: the endpoint id
 ]
 
 

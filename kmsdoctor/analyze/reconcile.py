@@ -161,6 +161,9 @@ class Reconciliation:
     assume_failure: str | None = None
     cloudtrail: list[dict[str, Any]] = field(default_factory=list)
     cloudtrail_contradiction: Disagreement | None = None
+    # KMS refused the direct Decrypt for the key's state (KD710): what it said, and the step.
+    decrypt_key_state: str | None = None
+    decrypt_key_state_step: str = ""
     lock_evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -649,6 +652,9 @@ def _reconcile_decrypt(
     via: tuple[str, str] | None,
     read_state: str,
 ) -> None:
+    if decrypt.meaning == "key_state":
+        _decrypt_key_state(ev, rec, decrypt, read_state)
+        return
     if decrypt.meaning == "denied" and via and "kms" not in shut:
         rec.via_service_lock = via[1]
         rec.via_service_denial = (
@@ -694,6 +700,110 @@ def _reconcile_decrypt(
     rec.unseen_layers = _merge(rec.unseen_layers, unseen_layers(ev, "kms"))
 
 
+KEY_STATE_WORDS: dict[str, str] = {
+    "DisabledException": "disabled",
+    "KMS.DisabledException": "disabled",
+    "NotFoundException": "not found",
+    "KMS.NotFoundException": "not found",
+    "InvalidKeyUsageException": "not usable for decryption",
+    "KMS.InvalidKeyUsageException": "not usable for decryption",
+}
+
+
+def key_state_word(code: str, message: str) -> str:
+    """What KMS's refusal says about the key: disabled, pending deletion, pending import, …"""
+    if code in KEY_STATE_WORDS:
+        return KEY_STATE_WORDS[code]
+    text = message.lower().replace("_", " ")
+    if "pendingdeletion" in text.replace(" ", "") or "pending deletion" in text:
+        return "pending deletion"
+    if "pendingimport" in text.replace(" ", "") or "pending import" in text:
+        return "pending import"
+    if "unavailable" in text:
+        return "unavailable"
+    return "in a state that cannot be used"
+
+
+def _key_state_step(ev: PrincipalEvaluation, state: str) -> str:
+    key = ev.ctx.key_arn or (ev.ctx.key.reference if ev.ctx.key else "KEY_ARN")
+    if state == "pending deletion":
+        return (
+            f"In A, cancel the deletion and enable the key again: aws kms cancel-key-deletion "
+            f"--key-id {key}, then aws kms enable-key --key-id {key} (steps, not run by kmsdoctor)."
+        )
+    if state == "disabled":
+        return f"In A, enable the key: aws kms enable-key --key-id {key} (not run by kmsdoctor)."
+    if state == "pending import":
+        return (
+            "In A, import the key material (aws kms get-parameters-for-import, then "
+            "import-key-material); until then KMS refuses every use of the key."
+        )
+    return f"In A, check the key's state (aws kms describe-key --key-id {key}) and resolve it."
+
+
+def _decrypt_key_state(
+    ev: PrincipalEvaluation, rec: Reconciliation, decrypt: Answer, read_state: str
+) -> None:
+    """KMS refused the caller's direct Decrypt for the key's state: this reaches the key_state
+    lock (evidence and KD710) whatever the GET did; the verdict follows docs/probe.md."""
+    call = decrypt.call
+    state = key_state_word(call.error_code or "", call.error_message or "")
+    key_lock = ev.locks.get("key_state")
+    analysed_shut = key_lock is not None and key_lock.status in DENY_STATUSES
+    said = (
+        f"kms:Decrypt as {ev.ctx.principal.arn} answered {call.error_code}: "
+        f"{call.error_message or '(no message)'}. KMS refuses the key itself ({state}), "
+        "whatever the policies say"
+    )
+    collected = _collected_key_state(ev)
+    if read_state == "works":
+        said += "; the GET through S3 worked, so reads work today"
+        if state == "pending deletion":
+            deletion = _deletion_date(ev)
+            said += f" and stop when the key is deleted{deletion}"
+        rec.summary += f"; but a direct Decrypt says the key is {state}"
+        if not analysed_shut and rec.status == "agrees":
+            rec.status = "disagrees"
+            rec.summary = rec.summary.replace("probe agrees", "probe agrees on the read", 1)
+    elif read_state == "denied":
+        rec.summary += f"; a direct Decrypt says the key is {state}"
+    elif analysed_shut:
+        rec.summary += f"; a direct Decrypt says the key is {state}, as the analysis found"
+    else:
+        rec.status = "disagrees"
+        rec.verdict = "unknown"
+        was = f" (the collector read it {collected})" if collected else ""
+        rec.summary = (
+            f"probe disagrees: a direct Decrypt says the key is {state}{was}, and no decisive GET "
+            "settles the read: unknown"
+        )
+        said += (
+            f"; the collector read the key {collected or 'as usable'}, and without a decisive GET "
+            "neither answer can be trusted alone, so the verdict is unknown"
+        )
+    rec.decrypt_key_state = said + "."
+    rec.decrypt_key_state_step = _key_state_step(ev, state)
+    rec.lock_evidence.setdefault("key_state", {})["probe_decrypt"] = said
+    rec.unseen_layers = _merge(
+        rec.unseen_layers, [f"key_state: KMS answered the direct Decrypt: the key is {state}"]
+    )
+
+
+def _collected_key_state(ev: PrincipalEvaluation) -> str | None:
+    key = ev.ctx.key
+    if key is None or not key.metadata.is_ok or key.metadata.value is None:
+        return None
+    return key.metadata.value.key_state
+
+
+def _deletion_date(ev: PrincipalEvaluation) -> str:
+    key = ev.ctx.key
+    if key is None or not key.metadata.is_ok or key.metadata.value is None:
+        return ""
+    date = key.metadata.value.deletion_date
+    return f" on {date}" if date else ""
+
+
 def _read_meaning(
     operation: str, answer: Answer, half: str | None, state: str, via_service: str | None
 ) -> str:
@@ -725,6 +835,9 @@ def _read_meaning(
                 "a direct Decrypt is denied, but the read through S3 works: a condition that "
                 "only the S3 path meets (kms:ViaService, aws:ViaAWSService) explains it"
             )
+        if answer.meaning == "key_state":
+            state = key_state_word(call.error_code or "", call.error_message or "")
+            return f"KMS refuses the key itself: it is {state} (KD710)"
         said = f"; AWS's message names the {answer.lock} lock" if answer.lock else ""
         return f"a direct Decrypt is {answer.word}{said}"
     return _general_meaning(operation, answer)
@@ -803,8 +916,12 @@ def apply_reconciliation(diagnosis: PrincipalDiagnosis, rec: Reconciliation | No
     diagnosis.probe_verdict = rec.verdict
     diagnosis.probe = rec.to_dict()
     for lock, evidence in rec.lock_evidence.items():
-        if lock in diagnosis.locks and "cloudtrail_lookup" in evidence:
+        if lock not in diagnosis.locks:
+            continue
+        if "cloudtrail_lookup" in evidence:
             diagnosis.locks[lock].evidence.cloudtrail_lookup = evidence["cloudtrail_lookup"]
+        if "probe_decrypt" in evidence:
+            diagnosis.locks[lock].evidence.probe_decrypt = evidence["probe_decrypt"]
     for disagreement in rec.disagreements:
         lock_result = diagnosis.locks.get(disagreement.lock)
         if lock_result is not None:

@@ -135,7 +135,6 @@ def test_json_output_never_contains_rich_markup_or_colour(tmp_path):
     json.loads(run.stdout)
 
 
-@pytest.mark.xfail(strict=True, reason="proven fixes (target, patched_policy, ...) land with #14")
 def test_the_example_in_docs_json_output_md_has_the_real_shape(tmp_path):
     doc = (Path(__file__).resolve().parents[2] / "docs" / "json-output.md").read_text("utf-8")
     example = json.loads(doc.split("```json\n", 1)[1].split("\n```", 1)[0])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kmsdoctor.analyze.evaluation import PrincipalEvaluation
 from kmsdoctor.analyze.model import Finding
+from kmsdoctor.analyze.reconcile import Reconciliation
 from kmsdoctor.analyze.rules import (  # noqa: F401  (importing registers the rules)
     bucket,
     ceilings,
@@ -29,7 +30,9 @@ __all__ = [
     "markdown",
     "readme_table",
     "rule",
+    "run_probe_rules",
     "run_rules",
+    "sort_findings",
 ]
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -40,11 +43,34 @@ def all_rules() -> list[Rule]:
 
 
 def run_rules(ev: PrincipalEvaluation) -> list[Finding]:
-    """Every rule's findings for one principal, minus those a more specific finding explains."""
+    """The policy rules' findings for one principal, minus those a more specific finding
+    explains. The probe rules run later, in their own stage (`run_probe_rules`)."""
     hits: list[tuple[Rule, RuleHit]] = []
     for registered in all_rules():
+        if registered.stage != "policy":
+            continue
         for hit in registered.check(ev):
             hits.append((registered, hit))
+    return sort_findings(_findings_of(hits))
+
+
+def run_probe_rules(
+    ev: PrincipalEvaluation, rec: Reconciliation, findings: list[Finding]
+) -> list[Finding]:
+    """The reconciliation stage's findings, added to the policy findings: each probe rule reads
+    the principal's one reconciliation. When the probe decides the verdict against the
+    analysis, the policy findings it contradicts say so (`probe.mark_contradicted`)."""
+    hits: list[tuple[Rule, RuleHit]] = []
+    for registered in all_rules():
+        if registered.stage != "probe":
+            continue
+        for hit in registered.check(ev, rec):
+            hits.append((registered, hit))
+    marked = probe.mark_contradicted(ev, rec, findings)
+    return sort_findings(marked + _findings_of(hits))
+
+
+def _findings_of(hits: list[tuple[Rule, RuleHit]]) -> list[Finding]:
     fired = {registered.code for registered, _ in hits}
     findings: list[Finding] = []
     for registered, hit in hits:
@@ -60,9 +86,12 @@ def run_rules(ev: PrincipalEvaluation) -> list[Finding]:
                 fix=hit.fix,
             )
         )
-    # Errors first; within a severity, by code, so the output is stable.
-    findings.sort(key=lambda f: (_SEVERITY_ORDER[f.severity], f.code))
     return findings
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Errors first; within a severity, by code, so the output is stable."""
+    return sorted(findings, key=lambda f: (_SEVERITY_ORDER[f.severity], f.code))
 
 
 def markdown() -> str:

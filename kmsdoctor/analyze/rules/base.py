@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from kmsdoctor.analyze.evaluation import PrincipalEvaluation
 from kmsdoctor.analyze.model import Fix, LockName, Severity
@@ -30,6 +31,10 @@ class RuleHit:
 
 
 CheckFunction = Callable[[PrincipalEvaluation], list[RuleHit]]
+# Probe rules read the principal's one reconciliation (reconcile.py) as well: they run in their
+# own stage, after the policy rules and after the reconciliation has run once.
+ProbeCheckFunction = Callable[[PrincipalEvaluation, Any], list[RuleHit]]
+Stage = Literal["policy", "probe"]
 
 
 @dataclass(frozen=True)
@@ -41,10 +46,11 @@ class Rule:
     meaning: str  # what the finding means (the function's docstring)
     example: str  # an incident that produces it
     fix: str  # how it is fixed, in general terms
-    check: CheckFunction
+    check: Callable[..., list[RuleHit]]  # CheckFunction, or ProbeCheckFunction for stage "probe"
     # Codes of more specific findings that explain the same thing better: when one of them
     # fires for the principal, this rule's findings are dropped.
     suppressed_by: tuple[str, ...] = ()
+    stage: Stage = "policy"
 
 
 REGISTRY: dict[str, Rule] = {}
@@ -59,8 +65,9 @@ def rule(
     example: str,
     fix: str,
     suppressed_by: tuple[str, ...] = (),
-) -> Callable[[CheckFunction], Rule]:
-    def register(check: CheckFunction) -> Rule:
+    stage: Stage = "policy",
+) -> Callable[[Callable[..., list[RuleHit]]], Rule]:
+    def register(check: Callable[..., list[RuleHit]]) -> Rule:
         if code in REGISTRY:
             raise ValueError(f"finding code {code} is registered twice")
         meaning = inspect.getdoc(check) or ""
@@ -74,6 +81,7 @@ def rule(
             fix=fix,
             check=check,
             suppressed_by=suppressed_by,
+            stage=stage,
         )
         REGISTRY[code] = registered
         return registered

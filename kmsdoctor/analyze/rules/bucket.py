@@ -23,7 +23,7 @@ from kmsdoctor.analyze.rules.base import RuleHit, rule
 def bucket_policy_missing_principal(ev: PrincipalEvaluation) -> list[RuleHit]:
     """For a caller in another account, the bucket policy must allow the S3 action; the
     caller's own IAM policy alone is never enough across accounts."""
-    return common.missing_principal_hits(ev, "s3", lambda: fixes.bucket_policy_fix(ev.ctx))
+    return common.missing_principal_hits(ev, "s3", lambda: fixes.bucket_policy_fix(ev))
 
 
 @rule(
@@ -87,7 +87,7 @@ def bucket_policy_star_principal(ev: PrincipalEvaluation) -> list[RuleHit]:
 def bucket_policy_org_mismatch(ev: PrincipalEvaluation) -> list[RuleHit]:
     """aws:PrincipalOrgID is the organization of the *caller's* account. A partner account in
     another organization, or in none, never matches."""
-    return common.org_condition_hits(ev, "s3", lambda: fixes.bucket_policy_fix(ev.ctx))
+    return common.org_condition_hits(ev, "s3", lambda: fixes.bucket_policy_fix(ev))
 
 
 @rule(

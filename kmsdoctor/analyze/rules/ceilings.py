@@ -10,7 +10,7 @@ from typing import Any
 
 from kmsdoctor.analyze.context import RequestContext
 from kmsdoctor.analyze.evaluation import PrincipalEvaluation
-from kmsdoctor.analyze.model import Fix
+from kmsdoctor.analyze.model import Fix, FixTarget
 from kmsdoctor.analyze.rules.base import (
     RuleHit,
     applying_denies,
@@ -42,14 +42,101 @@ def _ceiling_hits(
                 conditions = "; ".join(describe_condition(c) for c in trace.conditions)
                 detail = f"{statement_place(trace)} denies {action} on {request.resource}"
                 detail += f": {conditions}." if conditions else "."
-                hits.append(RuleHit(detail, fix_for(ev.ctx, action, trace.policy_name)))
+                fix = fix_for(ev.ctx, action, trace.policy_name)
+                hits.append(RuleHit(detail, _patched(ev, engine_layer, fix, trace.policy_name)))
         else:
             detail = (
                 f"No statement allows {action} on {request.resource}: this ceiling lists "
                 "what may be done, and this request is not on the list."
             )
-            hits.append(RuleHit(detail, fix_for(ev.ctx, action, None)))
+            hits.append(RuleHit(detail, _patched(ev, engine_layer, fix_for(ev.ctx, action, None))))
     return hits
+
+
+def _denied_requests(ev: PrincipalEvaluation, engine_layer: str) -> list[tuple[str, str]]:
+    """(authorization, decision) for every required request this ceiling shuts."""
+    found = []
+    for auth in ev.ctx.authorizations:
+        decision = ev.decision(auth.name)
+        if not auth.required or decision is None:
+            continue
+        layer = decision.layers.get(engine_layer)
+        shut = layer is not None and layer.decision is not None
+        if shut and layer.decision.value in ("implicit_deny", "explicit_deny"):
+            found.append((auth.name, layer.decision.value))
+    return found
+
+
+def _patched(
+    ev: PrincipalEvaluation, engine_layer: str, fix: Fix, policy_name: str | None = None
+) -> Fix:
+    """The ceiling policy with every request of this lock let through: Denies that apply are
+    narrowed (the caller exempted in an SCP, RCP or endpoint policy; the resource excluded in
+    the caller's own boundary), and a missing Allow is added where one document can hold it."""
+    ctx = ev.ctx
+    if engine_layer == "session":
+        return fixes.unverifiable(
+            fix,
+            "a session policy is passed by whatever creates the session (sts:AssumeRole "
+            "Policy/PolicyArns); AWS never shows it, so there is no document to patch",
+        )
+    layer = _layer(ev, engine_layer)
+    candidates = layer.all_policies()
+    if policy_name is not None:
+        candidates = [p for p in candidates if p.name == policy_name]
+    elif len(candidates) != 1:
+        return fixes.unverifiable(
+            fix,
+            f"{len(candidates)} policies make up this ceiling and each level must allow the "
+            "request: add the statement at the level that lacks it",
+        )
+    if not candidates:
+        return fixes.unverifiable(fix, f"{policy_name or 'the policy'} is not among those read")
+    policy = candidates[0]
+    target, document, why = _target(ctx, policy)
+    if target is None or document is None:
+        return fixes.unverifiable(fix, why)
+    raw = fixes.document_statements(document)
+    for auth_name, decision in _denied_requests(ev, engine_layer):
+        auth = ctx.authorization(auth_name)
+        assert auth is not None
+        if decision == "implicit_deny":
+            if not any(r.policy_name == policy.name for r in ev.results(auth_name, engine_layer)):
+                continue
+            raw.append(_needed_statement(ctx, auth.action))
+            continue
+        for trace in applying_denies(ev.results(auth_name, engine_layer)):
+            if trace.policy_name != policy.name or trace.index >= len(raw):
+                continue
+            if engine_layer == "permissions_boundary":
+                narrowed, why = fixes.exclude_resource(raw[trace.index], auth.resource)
+                if narrowed is None:
+                    return fixes.unverifiable(fix, why)
+                raw[trace.index] = narrowed
+            else:
+                raw[trace.index] = fixes.exempt_principal(raw[trace.index], ctx.entity_arn)
+    patched = dict(document)
+    patched["Statement"] = raw
+    return fixes.set_patch(fix, ctx, target, patched)
+
+
+def _layer(ev: PrincipalEvaluation, engine_layer: str) -> Any:
+    policies = ev.policies
+    return {
+        "permissions_boundary": policies.permissions_boundary,
+        "scp": policies.scp,
+        "rcp": policies.rcp,
+        "vpc_endpoint": policies.vpc_endpoint,
+    }[engine_layer]
+
+
+def _target(ctx: RequestContext, policy: Any) -> tuple[Any, Any, str]:
+    if policy.origin == "vpce":
+        document = fixes.parsed(policy.named.document)
+        if document is None:
+            return None, None, f"{policy.name} is not a JSON object kmsdoctor can rewrite"
+        return FixTarget("vpc_endpoint_policy", policy.named.name), document, ""
+    return fixes.identity_policy_target(ctx, policy)
 
 
 def _needed_statement(ctx: RequestContext, action: str) -> dict[str, Any]:

@@ -73,7 +73,7 @@ def identity_kms_not_allowed(ev: PrincipalEvaluation) -> list[RuleHit]:
         f"No statement in the identity policies of {ctx.entity_name} allows {ctx.kms_action} on "
         f"{ctx.key_arn}." + _near_miss_sentence(allow_near_misses(results))
     )
-    return [RuleHit(detail, fixes.identity_kms_fix(ctx))]
+    return [RuleHit(detail, fixes.identity_kms_fix(ev))]
 
 
 @rule(
@@ -98,7 +98,7 @@ def identity_s3_not_allowed(ev: PrincipalEvaluation) -> list[RuleHit]:
         f"No statement in the identity policies of {ctx.entity_name} allows {ctx.s3_action} on "
         f"{ctx.object_arn}." + _near_miss_sentence(allow_near_misses(results))
     )
-    return [RuleHit(detail, fixes.identity_s3_fix(ctx))]
+    return [RuleHit(detail, fixes.identity_s3_fix(ev))]
 
 
 @rule(
@@ -124,15 +124,30 @@ def identity_explicit_deny(ev: PrincipalEvaluation) -> list[RuleHit]:
             conditions = [describe_condition(c) for c in trace.conditions]
             detail = f"{statement_place(trace)} denies {auth.action} on {auth.resource}"
             detail += (": " + "; ".join(conditions)) if conditions else " with no condition"
-            raw = _raw_statement(ev, trace)
-            fix = fixes.changed_statement_fix(
-                ctx,
-                trace.policy_name,
-                ctx.caller_account,
-                f"Narrow this Deny (shown as it is now) so it does not cover {auth.resource}: "
-                "exclude it in Resource/NotResource or in its condition.",
-                raw or {},
+            raw = _raw_statement(ev, trace) or {}
+            narrowed, why = fixes.exclude_resource(raw, auth.resource)
+            change = (
+                f"Narrow this Deny so it no longer covers {auth.resource}: the corrected statement "
+                "excludes it (NotResource); the rest of the Deny is unchanged. Removing the Deny "
+                "would leave a policy with no statement, which AWS rejects."
             )
+            if narrowed is None:
+                fix = fixes.unverifiable(
+                    fixes.changed_statement_fix(
+                        ctx, trace.policy_name, ctx.caller_account, change, raw
+                    ),
+                    why,
+                )
+            else:
+                fix = fixes.changed_statement_fix(
+                    ctx,
+                    trace.policy_name,
+                    ctx.caller_account,
+                    change,
+                    narrowed,
+                    ev=ev,
+                    index=trace.index,
+                )
             hits.append(RuleHit(detail + ".", fix))
     return hits
 
@@ -182,6 +197,8 @@ def identity_alias_resource(ev: PrincipalEvaluation) -> list[RuleHit]:
             ctx.caller_account,
             "Replace the alias ARN with the key ARN in this statement.",
             corrected,
+            ev=ev,
+            index=trace.index,
         )
         hits.append(RuleHit(detail, fix))
     return hits
@@ -226,6 +243,8 @@ def identity_kms_resource_star(ev: PrincipalEvaluation) -> list[RuleHit]:
                     ctx.caller_account,
                     "Replace * with the key ARN in this statement.",
                     corrected,
+                    ev=ev,
+                    index=trace.index,
                 ),
             )
         )
@@ -259,7 +278,7 @@ def identity_multipart_decrypt(ev: PrincipalEvaluation) -> list[RuleHit]:
         f"The identity policies of {ctx.entity_name} do not allow kms:Decrypt on {ctx.key_arn} "
         f"({layer.decision.value}); multipart uploads to {ctx.bucket_name} will fail."
     )
-    return [RuleHit(detail, fixes.identity_kms_fix(ctx))]
+    return [RuleHit(detail, fixes.identity_kms_fix(ev))]
 
 
 @rule(
@@ -335,6 +354,8 @@ def via_service_hits(ev: PrincipalEvaluation, layer: str, account: str) -> list[
                 account,
                 f"Set kms:ViaService to {expected} in this statement.",
                 replace_condition_values(raw, "kms:ViaService", [expected]),
+                ev=ev,
+                index=trace.index,
             )
         hits.append(RuleHit(detail, fix))
     return hits

@@ -49,7 +49,7 @@ def key_policy_missing_principal(ev: PrincipalEvaluation) -> list[RuleHit]:
     the key only when the key policy (or a grant) names it or its account, and its own IAM
     policy also allows the action."""
     return common.missing_principal_hits(
-        ev, "kms", lambda: fixes.key_policy_fix(ev.ctx), extra=_grant_sentence(ev)
+        ev, "kms", lambda: fixes.key_policy_fix(ev), extra=_grant_sentence(ev)
     )
 
 
@@ -142,7 +142,7 @@ def key_policy_org_mismatch(ev: PrincipalEvaluation) -> list[RuleHit]:
     organization, or none, never matches it."""
     if not ev.ctx.kms_involved:
         return []
-    return common.org_condition_hits(ev, "kms", lambda: fixes.key_policy_fix(ev.ctx))
+    return common.org_condition_hits(ev, "kms", lambda: fixes.key_policy_fix(ev))
 
 
 @rule(
@@ -186,6 +186,8 @@ def key_policy_bucket_key_context(ev: PrincipalEvaluation) -> list[RuleHit]:
                 ctx.resource_account,
                 f"Add the bucket ARN {ctx.bucket_arn} to the {ENCRYPTION_CONTEXT_KEY} values.",
                 replace_condition_values(raw, ENCRYPTION_CONTEXT_KEY, values),
+                ev=ev,
+                index=trace.index,
             )
         hits.append(RuleHit(detail, fix))
     for match in ev.grant_matches.get("kms", []):
@@ -236,7 +238,7 @@ def key_policy_multipart_decrypt(ev: PrincipalEvaluation) -> list[RuleHit]:
         f"The key policy does not allow {ctx.entity_arn} kms:Decrypt ({layer.decision.value}); "
         f"multipart uploads to {ctx.bucket_name} will fail."
     )
-    return [RuleHit(detail, fixes.key_policy_fix(ctx))]
+    return [RuleHit(detail, fixes.key_policy_fix(ev))]
 
 
 @rule(

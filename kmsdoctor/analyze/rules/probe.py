@@ -8,11 +8,13 @@ one — so one code can appear under different locks.
 
 from __future__ import annotations
 
+import dataclasses
+
 from kmsdoctor.analyze import fixes
 from kmsdoctor.analyze.context import RequestContext
 from kmsdoctor.analyze.evaluation import PrincipalEvaluation
-from kmsdoctor.analyze.model import Fix, LockName
-from kmsdoctor.analyze.reconcile import Disagreement, Reconciliation, reconcile
+from kmsdoctor.analyze.model import DENY_STATUSES, Finding, Fix, LockName
+from kmsdoctor.analyze.reconcile import Disagreement, Reconciliation
 from kmsdoctor.analyze.rules.base import RuleHit, rule
 from kmsdoctor.analyze.show_current import show_current
 from kmsdoctor.lock_catalogue import lock_spec
@@ -52,6 +54,7 @@ def _disagreement_hit(ev: PrincipalEvaluation, rec: Reconciliation, d: Disagreem
 
 @rule(
     code="KD701",
+    stage="probe",
     title="The probe's direct Decrypt was denied, as a kms:ViaService condition requires",
     lock="key_policy",
     severity="info",
@@ -62,19 +65,19 @@ def _disagreement_hit(ev: PrincipalEvaluation, rec: Reconciliation, d: Disagreem
     ),
     fix="Nothing to fix: the condition is meant to keep direct use of the key out.",
 )
-def probe_decrypt_via_service(ev: PrincipalEvaluation) -> list[RuleHit]:
+def probe_decrypt_via_service(ev: PrincipalEvaluation, rec: Reconciliation) -> list[RuleHit]:
     """A `--probe-decrypt` round trip calls KMS directly, so the request carries no
     kms:ViaService. When every statement that lets the caller decrypt through S3 tests that key,
     the direct call is denied by design, and the denial says nothing about reads through S3.
     Reported on the lock that holds the condition (key policy or identity policy)."""
-    rec = reconcile(ev)
-    if rec is None or rec.via_service_denial is None:
+    if rec.via_service_denial is None:
         return []
     return [RuleHit(rec.via_service_denial + ".", lock=_lock(rec.via_service_lock))]
 
 
 @rule(
     code="KD702",
+    stage="probe",
     title="The caller may not DescribeKey the key (this says nothing about Decrypt)",
     lock="key_policy",
     severity="info",
@@ -87,17 +90,17 @@ def probe_decrypt_via_service(ev: PrincipalEvaluation) -> list[RuleHit]:
         "caller's tools describe the key."
     ),
 )
-def probe_describe_key_denied(ev: PrincipalEvaluation) -> list[RuleHit]:
+def probe_describe_key_denied(ev: PrincipalEvaluation, rec: Reconciliation) -> list[RuleHit]:
     """kms:DescribeKey is a separate permission. Cross-account key policies often grant only
     kms:Decrypt, so a denied DescribeKey is common and proves nothing about the read."""
-    rec = reconcile(ev)
-    if rec is None or rec.describe_key_denied is None:
+    if rec.describe_key_denied is None:
         return []
     return [RuleHit(rec.describe_key_denied + ".")]
 
 
 @rule(
     code="KD703",
+    stage="probe",
     title="AWS denied a request the analysis allows",
     lock="bucket_policy",
     severity="error",
@@ -110,19 +113,19 @@ def probe_describe_key_denied(ev: PrincipalEvaluation) -> list[RuleHit]:
         "as unseen; rerun with a profile that can read them."
     ),
 )
-def probe_denied_what_analysis_allows(ev: PrincipalEvaluation) -> list[RuleHit]:
+def probe_denied_what_analysis_allows(
+    ev: PrincipalEvaluation, rec: Reconciliation
+) -> list[RuleHit]:
     """The probe is AWS's own answer: a GET (or HEAD, or direct Decrypt) made as the caller was
     denied although the policies kmsdoctor read allow it. The verdict follows the probe (deny);
     the finding names the lock AWS's message points at (else the half's resource lock: the
     bucket policy for S3, the key policy for KMS) and the layers kmsdoctor could not see."""
-    rec = reconcile(ev)
-    if rec is None:
-        return []
     return [_disagreement_hit(ev, rec, d) for d in rec.disagreements if d.kind == "denied_allowed"]
 
 
 @rule(
     code="KD704",
+    stage="probe",
     title="AWS allowed a request the analysis denies",
     lock="key_policy",
     severity="warning",
@@ -135,18 +138,43 @@ def probe_denied_what_analysis_allows(ev: PrincipalEvaluation) -> list[RuleHit]:
         "caller's network and session); the read works for the probe's session."
     ),
 )
-def probe_allowed_what_analysis_denies(ev: PrincipalEvaluation) -> list[RuleHit]:
+def probe_allowed_what_analysis_denies(
+    ev: PrincipalEvaluation, rec: Reconciliation
+) -> list[RuleHit]:
     """A request made as the caller succeeded although the analysis found a lock shut for it.
-    With a successful GET the verdict is allow (for the probe's session, from this network);
-    reported on each lock the analysis found shut."""
-    rec = reconcile(ev)
-    if rec is None:
+    With a successful GET the verdict is allow (for the probe's session, from this network).
+    One finding per principal, on the first lock the analysis found shut, naming every shut lock
+    and what kmsdoctor could not see that can explain the difference; the policy findings it
+    contradicts say so in their own detail."""
+    allowed = [d for d in rec.disagreements if d.kind == "allowed_denied"]
+    if not allowed:
         return []
-    return [_disagreement_hit(ev, rec, d) for d in rec.disagreements if d.kind == "allowed_denied"]
+    first = allowed[0]
+    if len(allowed) == 1:
+        return [_disagreement_hit(ev, rec, first)]
+    locks = [d.lock for d in allowed]
+    lead = first.detail.split(", but ", 1)[0]
+    shut = "; ".join(f"{d.lock} ({ev.locks[d.lock].reason})" for d in allowed if d.lock in ev.locks)
+    merged = Disagreement(
+        first.kind,
+        first.lock,
+        f"{lead}, but the analysis found {len(locks)} locks shut: {shut}.",
+    )
+    hit = _disagreement_hit(ev, rec, merged)
+    if hit.fix is not None:
+        hit.fix.where = "the " + ", ".join(locks) + " locks"
+        show: list[str] = []
+        for lock in locks:
+            for command in _show_commands(ev.ctx, lock):
+                if command not in show:
+                    show.append(command)
+        hit.fix.show_current = show
+    return [hit]
 
 
 @rule(
     code="KD705",
+    stage="probe",
     title="AWS's answer points at another lock than the analysis",
     lock="key_policy",
     severity="warning",
@@ -159,18 +187,16 @@ def probe_allowed_what_analysis_denies(ev: PrincipalEvaluation) -> list[RuleHit]
         "names is shut too."
     ),
 )
-def probe_points_elsewhere(ev: PrincipalEvaluation) -> list[RuleHit]:
+def probe_points_elsewhere(ev: PrincipalEvaluation, rec: Reconciliation) -> list[RuleHit]:
     """Both the probe and the analysis say the read is denied, but AWS's answer (its message, or
     HEAD against GET) places the denial in another half or lock. The verdict stays deny; this
     finding is reported on the lock AWS points at."""
-    rec = reconcile(ev)
-    if rec is None:
-        return []
     return [_disagreement_hit(ev, rec, d) for d in rec.disagreements if d.kind == "other_lock"]
 
 
 @rule(
     code="KD706",
+    stage="probe",
     title="HEAD succeeds while GET is denied: the denial is in the KMS half",
     lock="key_policy",
     severity="info",
@@ -181,19 +207,19 @@ def probe_points_elsewhere(ev: PrincipalEvaluation) -> list[RuleHit]:
     ),
     fix="Open the KMS lock the findings above name (key policy, or the identity policy in B).",
 )
-def probe_head_ok_get_denied(ev: PrincipalEvaluation) -> list[RuleHit]:
+def probe_head_ok_get_denied(ev: PrincipalEvaluation, rec: Reconciliation) -> list[RuleHit]:
     """HeadObject is authorised as s3:GetObject but makes no KMS call; GetObject of an SSE-KMS
     object needs both. A HEAD that succeeds with a GET that fails therefore puts the denial in
     the KMS half: the identity policy's or the key policy's kms:Decrypt, a ceiling on it, or
     the key's state. Reported on the lock AWS's message names, else on the key policy."""
-    rec = reconcile(ev)
-    if rec is None or rec.kms_half_evidence is None:
+    if rec.kms_half_evidence is None:
         return []
     return [RuleHit(rec.kms_half_evidence + ".", lock=_lock(rec.kms_half_lock))]
 
 
 @rule(
     code="KD707",
+    stage="probe",
     title="HEAD and GET are both denied: the denial is in the S3 half",
     lock="bucket_policy",
     severity="info",
@@ -203,18 +229,18 @@ def probe_head_ok_get_denied(ev: PrincipalEvaluation) -> list[RuleHit]:
     ),
     fix="Open the S3 lock the findings above name (bucket policy in A or identity policy in B).",
 )
-def probe_head_and_get_denied(ev: PrincipalEvaluation) -> list[RuleHit]:
+def probe_head_and_get_denied(ev: PrincipalEvaluation, rec: Reconciliation) -> list[RuleHit]:
     """When HEAD is denied too, S3 refused the request itself (s3:GetObject) and never called
     KMS; the key policy is not what stops this read. Reported on the lock AWS's message names,
     else on the bucket policy."""
-    rec = reconcile(ev)
-    if rec is None or rec.s3_half_evidence is None:
+    if rec.s3_half_evidence is None:
         return []
     return [RuleHit(rec.s3_half_evidence + ".", lock=_lock(rec.s3_half_evidence_lock))]
 
 
 @rule(
     code="KD708",
+    stage="probe",
     title="The probe could not assume the role",
     lock="identity",
     severity="warning",
@@ -228,12 +254,11 @@ def probe_head_and_get_denied(ev: PrincipalEvaluation) -> list[RuleHit]:
         "role's trust policy; the analysis of the role's policies stands either way."
     ),
 )
-def probe_could_not_assume(ev: PrincipalEvaluation) -> list[RuleHit]:
+def probe_could_not_assume(ev: PrincipalEvaluation, rec: Reconciliation) -> list[RuleHit]:
     """A --role-arn principal is probed by assuming it from the target profile. When AWS refuses
     the AssumeRole, every probe call for that role is skipped and the verdict rests on the
     policies alone."""
-    rec = reconcile(ev)
-    if rec is None or rec.assume_failure is None:
+    if rec.assume_failure is None:
         return []
     fix = Fix(
         account=ev.ctx.caller_account,
@@ -253,6 +278,7 @@ def probe_could_not_assume(ev: PrincipalEvaluation) -> list[RuleHit]:
 
 @rule(
     code="KD709",
+    stage="probe",
     title="CloudTrail records the denial in the other account's trail",
     lock="key_policy",
     severity="warning",
@@ -265,12 +291,11 @@ def probe_could_not_assume(ev: PrincipalEvaluation) -> list[RuleHit]:
         "at; events may predate the last policy change."
     ),
 )
-def cloudtrail_other_trail(ev: PrincipalEvaluation) -> list[RuleHit]:
+def cloudtrail_other_trail(ev: PrincipalEvaluation, rec: Reconciliation) -> list[RuleHit]:
     """A denied Decrypt in the key owner's trail (A) is the key policy's; in the caller's trail
     (B) it is the caller's identity policy's. When the recent events sit only in the trail of
     the lock the analysis found open, the two disagree. Reported on the lock the trail implies."""
-    rec = reconcile(ev)
-    if rec is None or rec.cloudtrail_contradiction is None:
+    if rec.cloudtrail_contradiction is None:
         return []
     contradiction = rec.cloudtrail_contradiction
     fix = Fix(
@@ -280,3 +305,76 @@ def cloudtrail_other_trail(ev: PrincipalEvaluation) -> list[RuleHit]:
         show_current=show_current(ev.ctx, contradiction.lock),
     )
     return [RuleHit(contradiction.detail, fix, lock=_lock(contradiction.lock))]
+
+
+@rule(
+    code="KD710",
+    stage="probe",
+    title="KMS refused the probe's direct Decrypt for the key's state",
+    lock="key_state",
+    severity="error",
+    example=(
+        "diagnose --probe-decrypt: the collector read the key Enabled, but the caller's Decrypt "
+        "answers KMSInvalidStateException (pending deletion) and the GET's connection was reset: "
+        "the verdict is unknown, and this finding names the state."
+    ),
+    fix=(
+        "In A, cancel the key deletion (kms cancel-key-deletion, then enable-key) or enable the "
+        "key; a key pending import needs its key material imported."
+    ),
+)
+def probe_decrypt_key_state(ev: PrincipalEvaluation, rec: Reconciliation) -> list[RuleHit]:
+    """With `--probe-decrypt`, KMS itself answered the caller's Decrypt with DisabledException
+    or KMSInvalidStateException (pending deletion, pending import): the key cannot be used,
+    whatever any policy says. Reported on the key_state lock whatever the GET did: when the GET
+    works while the key is pending deletion, reads work today and stop when it is deleted."""
+    if rec.decrypt_key_state is None:
+        return []
+    ctx = ev.ctx
+    key = ctx.key_arn or (ctx.key.reference if ctx.key else "the key")
+    fix = Fix(
+        account=ctx.resource_account,
+        where=f"KMS key {key} in A ({ctx.resource_account})",
+        change=rec.decrypt_key_state_step,
+        show_current=_show_commands(ctx, "key_state"),
+    )
+    return [RuleHit(rec.decrypt_key_state, fix)]
+
+
+# --- when the probe decides the verdict against the analysis ------------------------------------
+
+
+def mark_contradicted(
+    ev: PrincipalEvaluation, rec: Reconciliation, findings: list[Finding]
+) -> list[Finding]:
+    """When the probe's GET worked although the analysis shut locks, the policy findings on those
+    locks are not errors to fix: AWS let the read through. Each says so in its detail, drops to
+    `info` and loses its fix (a change made for it would open nothing that is not open)."""
+    if rec.verdict != "allow" or rec.status != "disagrees":
+        return findings
+    shut = {name for name, lock in ev.locks.items() if lock.status in DENY_STATUSES}
+    marked: list[Finding] = []
+    for finding in findings:
+        # The key's state and the object are facts, not policies a hidden layer could open.
+        policy_lock = finding.lock not in ("key_state", "object")
+        if finding.lock not in shut or finding.severity != "error" or not policy_lock:
+            marked.append(finding)
+            continue
+        detail = (
+            f"Contradicted by the probe: the GET as {ev.ctx.principal.arn} succeeded although "
+            f"{_what_says(finding.lock)}: a grant or a layer kmsdoctor cannot read opens it. "
+            f"What the analysis found: {finding.detail}"
+        )
+        marked.append(dataclasses.replace(finding, detail=detail, severity="info", fix=None))
+    return marked
+
+
+def _what_says(lock: str) -> str:
+    sentences = {
+        "key_policy": "no key-policy statement allows it",
+        "bucket_policy": "no bucket-policy statement allows it",
+        "identity": "the caller's identity policies do not allow it",
+        "key_state": "the key's state, as collected, refuses it",
+        "object": "the object, as collected, refuses it",
+    }
+    return sentences.get(lock, f"the {lock} lock is shut for it")

@@ -119,11 +119,12 @@ def explicit_deny_hits(ev: PrincipalEvaluation, auth_name: str) -> list[RuleHit]
             ctx,
             trace.policy_name,
             ctx.resource_account,
-            f"Narrow this Deny (shown as it is now) so it does not cover {ctx.entity_arn} "
-            f"doing {action}, e.g. by excluding the role ARN with an ArnNotEquals "
-            "aws:PrincipalArn condition, if that is the intent.",
-            copy_statement(raw),
+            f"Narrow this Deny so it does not cover {ctx.entity_arn} doing {action}: the "
+            "corrected statement exempts the role with ArnNotEquals aws:PrincipalArn and denies "
+            "everyone else as before.",
+            fixes.exempt_principal(raw, ctx.entity_arn),
         )
+        fix = fixes.resource_policy_fix(ev, auth_name, fix, add_if_no_allow=True)
         hits.append(RuleHit(detail + ".", fix))
     return hits
 
@@ -161,6 +162,8 @@ def unique_id_hits(ev: PrincipalEvaluation, auth_name: str) -> list[RuleHit]:
             f"Replace the stale unique id with the role ARN {ctx.entity_arn} (if it named this "
             "role) and save the policy again.",
             corrected,
+            ev=ev,
+            index=index,
         )
         hits.append(RuleHit(detail, fix))
     return hits
@@ -223,6 +226,8 @@ def broad_principal_hits(ev: PrincipalEvaluation, auth_name: str, form: str) -> 
             f"Name the role instead of {', '.join(broad)} in this {what} statement (or add a "
             "condition such as aws:PrincipalArn) so only the intended principal is trusted.",
             corrected,
+            ev=ev,
+            index=index,
         )
         hits.append(RuleHit(detail, fix))
     return hits
@@ -274,13 +279,17 @@ def condition_near_miss_hits(ev: PrincipalEvaluation, auth_name: str) -> list[Ru
             + "."
         )
         raw = statements(policy.named.document)[trace.index] if policy else {}
+        corrected, changes = fixes.corrected_conditions(raw, failed)
         fix = fixes.changed_statement_fix(
             ctx,
             trace.policy_name,
             ctx.resource_account,
-            "Correct the condition values in this statement (shown as it is now) to what the "
-            "request carries, listed in the detail; or remove the condition if it is not needed.",
-            copy_statement(raw),
+            "Correct the conditions that do not match to what the request carries: "
+            + "; ".join(changes)
+            + ". Check that this is the intent before applying it.",
+            corrected,
+            ev=ev,
+            index=trace.index,
         )
         hits.append(RuleHit(detail, fix))
     return hits
@@ -322,7 +331,13 @@ def source_vpce_hits(ev: PrincipalEvaluation) -> list[RuleHit]:
             "aws:SourceVpc and aws:SourceIp are never the caller's values."
         )
         fix = fixes.changed_statement_fix(
-            ctx, trace.policy_name, ctx.resource_account, change, corrected
+            ctx,
+            trace.policy_name,
+            ctx.resource_account,
+            change,
+            corrected,
+            ev=ev,
+            index=trace.index,
         )
         hits.append(RuleHit(detail, fix))
     return hits

@@ -1,0 +1,284 @@
+"""Proving a fix before it is shown: the analysis, re-run with the patched policy.
+
+For each fix that carries a `patched_policy`, the snapshot is copied with that one document
+replaced (whatif.with_policy) and the locks are evaluated again:
+
+1. the finding's lock must open (or, for a fix that tightens an open lock, stay open);
+2. this principal's verdict must move to allow — or to deny on locks that were already shut,
+   which the verification names ("the next shut lock is bucket_policy (KD201)"); no lock that
+   was open may shut, and the verdict may not become unknown;
+3. the same request from three stand-ins must not get through where it did not before: another
+   role in the caller's account, a role in another account of the same organization, and a role
+   of an account in no organization (what `*` admits). Each stand-in's own IAM policy allows the
+   request, so only the resource policies and ceilings decide for it.
+
+A fix that fails any of these is shown with `verified: false` and the reason; one with no
+document (a configuration step, a session policy) says why there is nothing to re-analyse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from kmsdoctor.analyze.context import account_from_arn, build_request_context
+from kmsdoctor.analyze.evaluation import evaluate_principal
+from kmsdoctor.analyze.locks import evaluate_locks
+from kmsdoctor.analyze.model import (
+    CEILING_LOCKS,
+    DENY_STATUSES,
+    Finding,
+    FixTarget,
+    LockResult,
+    verdict_of_locks,
+)
+from kmsdoctor.analyze.whatif import with_policy
+from kmsdoctor.snapshot import EntityInfo, Fetched, NamedPolicy, PrincipalInfo, Snapshot
+
+STAND_IN_POLICY: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+        }
+    ],
+}
+# Accounts for the stand-ins outside the caller's account: any ids that are neither A nor B.
+SPARE_ACCOUNTS = ("444455556666", "777788889999", "123456789012")
+
+
+@dataclass
+class StandIn:
+    who: str  # "another role in 222222222222", "another account", "*"
+    principal: PrincipalInfo
+    outsider: bool  # in no organization (what `*` admits)
+
+
+def lock_results(snapshot: Snapshot, principal: PrincipalInfo) -> dict[str, LockResult]:
+    """The locks alone (no rules, no reconciliation): what the proof compares."""
+    ev = evaluate_principal(build_request_context(snapshot, principal))
+    return evaluate_locks(ev)
+
+
+def stand_ins(snapshot: Snapshot, principal: PrincipalInfo) -> list[StandIn]:
+    caller_account = account_from_arn(principal.arn)
+    taken = {caller_account}
+    if snapshot.source.account_id.is_ok and snapshot.source.account_id.value:
+        taken.add(snapshot.source.account_id.value)
+    spare = [a for a in SPARE_ACCOUNTS if a not in taken]
+    return [
+        StandIn(
+            f"another role in {caller_account}",
+            _stand_in(f"arn:aws:iam::{caller_account}:role/kmsdoctor-another-role"),
+            False,
+        ),
+        StandIn(
+            "another account", _stand_in(f"arn:aws:iam::{spare[0]}:role/kmsdoctor-stand-in"), False
+        ),
+        StandIn("*", _stand_in(f"arn:aws:iam::{spare[1]}:role/kmsdoctor-anyone"), True),
+    ]
+
+
+def _stand_in(arn: str) -> PrincipalInfo:
+    name = arn.rsplit("/", 1)[-1]
+    return PrincipalInfo(
+        arn=arn,
+        kind="role",
+        source="role_arn",
+        session_arn=f"arn:aws:sts::{account_from_arn(arn)}:assumed-role/{name}/kmsdoctor",
+        entity=Fetched.ok(EntityInfo(name=name, arn=arn, unique_id="AROAKMSDOCTORSTANDIN1")),
+        inline_policies=Fetched.ok([NamedPolicy(name="stand-in", document=STAND_IN_POLICY)]),
+        attached_policies=Fetched.ok([]),
+        group_policies=Fetched.absent(),
+        permissions_boundary=Fetched.absent(),
+        session_policy=Fetched.absent(),
+    )
+
+
+def _outside_any_organization(snapshot: Snapshot) -> Snapshot:
+    target = dataclasses.replace(
+        snapshot.target,
+        organization=Fetched.absent(),
+        scps=Fetched.absent(),
+        vpc_endpoints=Fetched.ok([]),
+    )
+    return dataclasses.replace(snapshot, target=target)
+
+
+def _stand_in_results(snapshot: Snapshot, stand_in: StandIn) -> dict[str, LockResult]:
+    view = _outside_any_organization(snapshot) if stand_in.outsider else snapshot
+    return lock_results(view, stand_in.principal)
+
+
+def target_words(target: FixTarget) -> str:
+    kind = target.kind
+    if kind == "key_policy":
+        return "key policy"
+    if kind == "bucket_policy":
+        return "bucket policy"
+    if kind in ("role_inline_policy", "user_inline_policy"):
+        return f"inline policy {target.policy_name}"
+    if kind == "managed_policy":
+        return f"managed policy {target.policy_name or target.arn}"
+    if kind == "permissions_boundary":
+        return "permissions boundary"
+    if kind in ("scp", "rcp"):
+        return f"{kind.upper()} {target.policy_name or target.arn}"
+    return f"endpoint policy of {target.arn}"
+
+
+def _shut(locks: dict[str, LockResult]) -> list[str]:
+    return [name for name, lock in locks.items() if lock.status in DENY_STATUSES]
+
+
+def _first_sentence(text: str) -> str:
+    return text.partition(". ")[0].rstrip(".")
+
+
+class _Prover:
+    """Proves the fixes of one principal; the stand-ins' answers before any change are computed
+    once, and a patched document shared by several fixes is re-analysed once."""
+
+    def __init__(self, snapshot: Snapshot, principal: PrincipalInfo, locks: dict[str, LockResult]):
+        self.snapshot = snapshot
+        self.principal = principal
+        self.locks = locks
+        self.role_word = "user" if principal.kind == "user" else "role"
+        self._stand_ins: list[StandIn] | None = None
+        self._before: list[dict[str, LockResult]] = []
+        self._done: dict[tuple[Any, ...], tuple[bool, str]] = {}
+
+    def stand_ins_before(self) -> list[tuple[StandIn, dict[str, LockResult]]]:
+        if self._stand_ins is None:
+            self._stand_ins = stand_ins(self.snapshot, self.principal)
+            self._before = [_stand_in_results(self.snapshot, s) for s in self._stand_ins]
+        return list(zip(self._stand_ins, self._before, strict=True))
+
+    def prove(
+        self, lock: str, target: FixTarget, patched: Any, findings: list[Finding]
+    ) -> tuple[bool, str]:
+        key = (lock, target, json.dumps(patched, sort_keys=True, default=str))
+        if key not in self._done:
+            self._done[key] = self._prove(lock, target, patched, findings)
+        return self._done[key]
+
+    def _prove(
+        self, lock: str, target: FixTarget, patched: Any, findings: list[Finding]
+    ) -> tuple[bool, str]:
+        words = f"re-analysed with the patched {target_words(target)}"
+        changed = with_policy(self.snapshot, target, patched)
+        principal = next(
+            (p for p in changed.target.principals if p.arn == self.principal.arn), None
+        )
+        if principal is None:  # pragma: no cover - with_policy keeps every principal
+            return False, f"not verified: {words}, but {self.principal.arn} was not found"
+        after = lock_results(changed, principal)
+        before_status = self.locks[lock].status if lock in self.locks else "not_applicable"
+        after_lock = after.get(lock)
+        if after_lock is not None and after_lock.status in DENY_STATUSES:
+            reason = _first_sentence(after_lock.reason)
+            return False, f"not verified: {words}, {lock} stays {after_lock.status} ({reason})"
+        if after_lock is not None and after_lock.status == "unknown":
+            reason = _first_sentence(after_lock.reason)
+            return False, f"not verified: {words}, {lock} would be unknown ({reason})"
+        shut_before = set(_shut(self.locks))
+        newly_shut = [name for name in _shut(after) if name not in shut_before]
+        if newly_shut:
+            reasons = "; ".join(f"{n}: {_first_sentence(after[n].reason)}" for n in newly_shut)
+            return False, f"not verified: {words}, it would shut {reasons}"
+        verdict = verdict_of_locks(after)
+        if verdict == "unknown":
+            unknown = [
+                n for n, r in after.items() if r.status == "unknown" and n not in CEILING_LOCKS
+            ]
+            return False, (
+                f"not verified: {words}, {lock} opens but the verdict would be unknown "
+                f"({', '.join(unknown)} could not be decided)"
+            )
+        gained = self._gained(changed, lock)
+        if gained:
+            return False, f"not verified: {words}, it would also let {gained} through"
+        opened = before_status in DENY_STATUSES
+        text = f"{words}: {lock} {'opens' if opened else 'stays open'} for this {self.role_word}"
+        if verdict == "deny":
+            text += "; the next shut lock is " + ", ".join(
+                self._with_code(name, findings) for name in _shut(after)
+            )
+        return True, text + "; " + self._others_sentence(changed)
+
+    def _gained(self, changed: Snapshot, lock: str) -> str:
+        """Stand-ins the patched document lets through where they were refused before."""
+        who: list[str] = []
+        for stand_in, before in self.stand_ins_before():
+            after = _stand_in_results(changed, stand_in)
+            verdict_gained = (
+                verdict_of_locks(before) != "allow" and verdict_of_locks(after) == "allow"
+            )
+            was_shut = before.get(lock) is not None and before[lock].status in DENY_STATUSES
+            now_open = after.get(lock) is not None and after[lock].status not in DENY_STATUSES
+            if verdict_gained or (was_shut and now_open):
+                who.append(stand_in.who)
+        return ", ".join(who)
+
+    def _others_sentence(self, changed: Snapshot) -> str:
+        stayed_denied: list[str] = []
+        closed: list[str] = []
+        still_open: list[str] = []
+        for stand_in, before in self.stand_ins_before():
+            after = _stand_in_results(changed, stand_in)
+            was, now = verdict_of_locks(before), verdict_of_locks(after)
+            if was == "allow" and now == "allow":
+                still_open.append(stand_in.who)
+            elif was == "allow":
+                closed.append(stand_in.who)
+            else:
+                stayed_denied.append(stand_in.who)
+        parts = []
+        if stayed_denied:
+            parts.append(f"the same request {_from(stayed_denied)} stays denied")
+        if closed:
+            parts.append(f"{_from(closed)} it is now denied (it was allowed)")
+        if still_open:
+            parts.append(f"{_from(still_open)} it stays allowed, as before")
+        return "; ".join(parts)
+
+    def _with_code(self, lock: str, findings: list[Finding]) -> str:
+        codes = [f.code for f in findings if f.lock == lock and f.severity == "error"]
+        return f"{lock} ({', '.join(codes)})" if codes else lock
+
+
+def _from(items: list[str]) -> str:
+    """ "from X, from Y and from Z"."""
+    said = [f"from {item}" for item in items]
+    if len(said) == 1:
+        return said[0]
+    return ", ".join(said[:-1]) + " and " + said[-1]
+
+
+def prove_fixes(
+    snapshot: Snapshot,
+    principal: PrincipalInfo,
+    locks: dict[str, LockResult],
+    findings: list[Finding],
+) -> None:
+    """Fill in `verified` and `verification` on every fix of this principal's findings."""
+    prover = _Prover(snapshot, principal, locks)
+    for finding in findings:
+        fix = finding.fix
+        if fix is None:
+            continue
+        if fix.target is None or fix.patched_policy is None:
+            fix.verified = False
+            if not fix.verification:
+                fix.verification = (
+                    "not a policy change: a configuration step or a check, so there is no "
+                    "document to re-analyse"
+                )
+            continue
+        fix.verified, fix.verification = prover.prove(
+            finding.lock, fix.target, fix.patched_policy, findings
+        )
