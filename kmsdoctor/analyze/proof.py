@@ -191,13 +191,13 @@ class _Prover:
             reasons = "; ".join(f"{n}: {_first_sentence(after[n].reason)}" for n in newly_shut)
             return False, f"not verified: {words}, it would shut {reasons}"
         verdict = verdict_of_locks(after)
-        if verdict == "unknown":
-            unknown = [
-                n for n, r in after.items() if r.status == "unknown" and n not in CEILING_LOCKS
-            ]
+        undecided = [
+            n for n, r in after.items() if r.status == "unknown" and n not in CEILING_LOCKS
+        ]
+        newly_undecided = [n for n in undecided if self.locks.get(n, after[n]).status != "unknown"]
+        if newly_undecided:
             return False, (
-                f"not verified: {words}, {lock} opens but the verdict would be unknown "
-                f"({', '.join(unknown)} could not be decided)"
+                f"not verified: {words}, {', '.join(newly_undecided)} could no longer be decided"
             )
         gained = self._gained(changed, lock)
         if gained:
@@ -207,6 +207,12 @@ class _Prover:
         if verdict == "deny":
             text += "; the next shut lock is " + ", ".join(
                 self._with_code(name, findings) for name in _shut(after)
+            )
+        elif verdict == "unknown":
+            # Already undecided before the change: not the fix's doing, but the reader must know.
+            text += "; the verdict would then be unknown: " + "; ".join(
+                f"{name} could not be decided ({_first_sentence(after[name].reason)})"
+                for name in undecided
             )
         return True, text + "; " + self._others_sentence(changed)
 
