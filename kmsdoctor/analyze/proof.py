@@ -214,7 +214,7 @@ class _Prover:
                 f"{name} could not be decided ({_first_sentence(after[name].reason)})"
                 for name in undecided
             )
-        return True, text + "; " + self._others_sentence(changed)
+        return True, text + "; " + self._others_sentence(changed, lock)
 
     def _gained(self, changed: Snapshot, lock: str) -> str:
         """Stand-ins the patched document lets through where they were refused before."""
@@ -230,16 +230,18 @@ class _Prover:
                 who.append(stand_in.who)
         return ", ".join(who)
 
-    def _others_sentence(self, changed: Snapshot) -> str:
+    def _others_sentence(self, changed: Snapshot, lock: str) -> str:
+        """What the same request from each stand-in does at this lock, before and after."""
         stayed_denied: list[str] = []
         closed: list[str] = []
         still_open: list[str] = []
         for stand_in, before in self.stand_ins_before():
             after = _stand_in_results(changed, stand_in)
-            was, now = verdict_of_locks(before), verdict_of_locks(after)
-            if was == "allow" and now == "allow":
+            was_open = _passes(before, lock)
+            now_open = _passes(after, lock)
+            if was_open and now_open:
                 still_open.append(stand_in.who)
-            elif was == "allow":
+            elif was_open:
                 closed.append(stand_in.who)
             else:
                 stayed_denied.append(stand_in.who)
@@ -247,14 +249,20 @@ class _Prover:
         if stayed_denied:
             parts.append(f"the same request {_from(stayed_denied)} stays denied")
         if closed:
-            parts.append(f"{_from(closed)} it is now denied (it was allowed)")
+            parts.append(f"{_from(closed)} it is now denied at {lock} (it was let through)")
         if still_open:
-            parts.append(f"{_from(still_open)} it stays allowed, as before")
+            parts.append(f"{_from(still_open)} it is let through at {lock}, as before")
         return "; ".join(parts)
 
     def _with_code(self, lock: str, findings: list[Finding]) -> str:
         codes = [f.code for f in findings if f.lock == lock and f.severity == "error"]
         return f"{lock} ({', '.join(codes)})" if codes else lock
+
+
+def _passes(locks: dict[str, LockResult], lock: str) -> bool:
+    """The request gets through this lock (and, for the whole verdict, every lock)."""
+    result = locks.get(lock)
+    return result is not None and result.status not in DENY_STATUSES and result.status != "unknown"
 
 
 def _from(items: list[str]) -> str:

@@ -103,7 +103,12 @@ def _patched(
         if decision == "implicit_deny":
             if not any(r.policy_name == policy.name for r in ev.results(auth_name, engine_layer)):
                 continue
-            raw.append(_needed_statement(ctx, auth.action))
+            needed = _needed_statement(ctx, auth.action)
+            if engine_layer in ("vpc_endpoint", "rcp"):
+                # Endpoint policies and RCPs are resource-style: every statement has a Principal.
+                who = {"AWS": ctx.entity_arn} if engine_layer == "vpc_endpoint" else "*"
+                needed = {"Effect": "Allow", "Principal": who, **_without_effect(needed)}
+            raw.append(needed)
             continue
         for trace in applying_denies(ev.results(auth_name, engine_layer)):
             if trace.policy_name != policy.name or trace.index >= len(raw):
@@ -118,6 +123,10 @@ def _patched(
     patched = dict(document)
     patched["Statement"] = raw
     return fixes.set_patch(fix, ctx, target, patched)
+
+
+def _without_effect(statement: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in statement.items() if k != "Effect"}
 
 
 def _layer(ev: PrincipalEvaluation, engine_layer: str) -> Any:
