@@ -79,6 +79,26 @@ FormatOpt = Annotated[
     typer.Option("--format", help="text for people, json for scripts."),
 ]
 DebugOpt = Annotated[bool, typer.Option(help="Log each AWS call (never credentials or data).")]
+KeyPolicyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-policy", help="What if: analyse with this key policy (a JSON file) in place."
+    ),
+]
+BucketPolicyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--bucket-policy", help="What if: analyse with this bucket policy (a JSON file) in place."
+    ),
+]
+IdentityPolicyFiles = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--identity-policy",
+        help="What if: add or replace the caller's inline policy NAME with FILE (NAME=FILE). "
+        "Repeatable.",
+    ),
+]
 
 
 def _collect_request(
@@ -103,6 +123,45 @@ def _collect_request(
         operation=operation.value,
         kms_key=kms_key,
     )
+
+
+def _policy_file(flag: str, path: Path):
+    """One proposed policy document from a file; a bad file is one line and exit 2."""
+    import json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{flag}: cannot read {path}: {exc}") from None
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise UsageError(f"{flag}: {path} is not valid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise UsageError(f"{flag}: {path} is not a policy document (a JSON object)")
+    return document
+
+
+def _what_if(
+    key_policy: Path | None, bucket_policy: Path | None, identity_policy: list[str] | None
+):
+    from kmsdoctor.analyze.whatif import WhatIf
+
+    what_if = WhatIf()
+    if key_policy is not None:
+        what_if.key_policy = _policy_file("--key-policy", key_policy)
+        what_if.sources["key_policy"] = str(key_policy)
+    if bucket_policy is not None:
+        what_if.bucket_policy = _policy_file("--bucket-policy", bucket_policy)
+        what_if.sources["bucket_policy"] = str(bucket_policy)
+    for entry in identity_policy or []:
+        name, sep, file = entry.partition("=")
+        if not sep or not name.strip() or not file.strip():
+            raise UsageError(f"--identity-policy: expected NAME=FILE, got {entry!r}")
+        name = name.strip()
+        what_if.identity_policies[name] = _policy_file("--identity-policy", Path(file.strip()))
+        what_if.sources[f"identity:{name}"] = file.strip()
+    return what_if
 
 
 def _setup_logging(debug: bool) -> None:
@@ -169,11 +228,20 @@ def _report_collection(snapshot, output: Path, output_format: OutputFormat) -> N
 def analyze(
     snapshot_file: Annotated[Path, typer.Argument(help="A snapshot written by `collect`.")],
     output_format: FormatOpt = OutputFormat.text,
+    key_policy: KeyPolicyFile = None,
+    bucket_policy: BucketPolicyFile = None,
+    identity_policy: IdentityPolicyFiles = None,
 ) -> None:
-    """Diagnose offline from a snapshot file. No AWS access."""
+    """Diagnose offline from a snapshot file. No AWS access.
+
+    With --key-policy, --bucket-policy or --identity-policy, a proposed policy is checked before
+    it is applied: the snapshot is analysed with that document in place of the collected one.
+    """
     from kmsdoctor.analyze import analyze_snapshot
     from kmsdoctor.report import emit
     from kmsdoctor.snapshot import Snapshot, SnapshotError
+
+    what_if = _what_if(key_policy, bucket_policy, identity_policy)
 
     try:
         text = snapshot_file.read_text(encoding="utf-8")
@@ -183,7 +251,13 @@ def analyze(
         snapshot = Snapshot.from_json(text)
     except SnapshotError as exc:
         raise UsageError(f"{snapshot_file}: {exc}") from None
+    what_if_notes: list[str] = []
+    if not what_if.is_empty():
+        from kmsdoctor.analyze.whatif import apply_what_if
+
+        snapshot, what_if_notes = apply_what_if(snapshot, what_if)
     diagnosis = analyze_snapshot(snapshot)
+    diagnosis.notes.extend(what_if_notes)
     raise typer.Exit(emit(diagnosis, output_format.value))
 
 
@@ -215,16 +289,28 @@ def diagnose(
             help="For CI: exit 0 when the verdict is this, 1 when not, 3 when undecidable."
         ),
     ] = None,
+    key_policy: KeyPolicyFile = None,
+    bucket_policy: BucketPolicyFile = None,
+    identity_policy: IdentityPolicyFiles = None,
 ) -> None:
-    """Collect, probe as the caller, analyse, and say which lock is shut and how to open it."""
+    """Collect, probe as the caller, analyse, and say which lock is shut and how to open it.
+
+    With --key-policy, --bucket-policy or --identity-policy the live configuration is analysed
+    with the proposed policy in place (nothing is written to AWS, and no probe is run: its
+    answers would be of the configuration as it is).
+    """
     _setup_logging(debug)
     from kmsdoctor.diagnose import DiagnoseOptions, run_diagnosis
 
+    what_if = _what_if(key_policy, bucket_policy, identity_policy)
     request = _collect_request(
         source_profile, target_profile, bucket, key, role_arn, region, operation, kms_key
     )
     options = DiagnoseOptions(
-        probe=not no_probe, probe_decrypt=probe_decrypt, cloudtrail=cloudtrail
+        probe=not no_probe and what_if.is_empty(),
+        probe_decrypt=probe_decrypt,
+        cloudtrail=cloudtrail,
+        what_if=None if what_if.is_empty() else what_if,
     )
     diagnosis = run_diagnosis(request, options)
     from kmsdoctor.report import emit

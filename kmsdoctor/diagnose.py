@@ -21,6 +21,7 @@ from kmsdoctor.snapshot import ProbeCall, Snapshot, SnapshotView
 
 if TYPE_CHECKING:  # the collectors import boto3; keep it out of `import kmsdoctor.diagnose`
     from kmsdoctor.analyze.model import Diagnosis
+    from kmsdoctor.analyze.whatif import WhatIf
     from kmsdoctor.collect import CollectRequest
     from kmsdoctor.probe.callers import ProbeCallers
 
@@ -30,6 +31,7 @@ class DiagnoseOptions:
     probe: bool = True  # make the real calls as the caller (--no-probe turns it off)
     probe_decrypt: bool = False  # also a kms:Decrypt round trip (A encrypts a random value)
     cloudtrail: bool = False  # look up recent denied KMS events in A's and B's trails
+    what_if: WhatIf | None = None  # proposed policies, put in place after collection
 
 
 def _run_probes(
@@ -78,6 +80,12 @@ def run_diagnosis(request: CollectRequest, options: DiagnoseOptions) -> Diagnosi
     calls, notes = _run_probes(request, snapshot, options, prepared)
     snapshot.probes.extend(calls)
     from kmsdoctor.analyze import analyze_snapshot
+
+    if options.what_if is not None:
+        from kmsdoctor.analyze.whatif import apply_what_if
+
+        snapshot, what_if_notes = apply_what_if(snapshot, options.what_if)
+        notes = [*what_if_notes, *notes]
 
     diagnosis = analyze_snapshot(snapshot)
     diagnosis.notes.extend(notes)

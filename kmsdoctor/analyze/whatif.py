@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kmsdoctor.analyze.model import FixTarget
+from kmsdoctor.errors import UsageError
 from kmsdoctor.snapshot import (
     Fetched,
     NamedPolicy,
@@ -28,8 +29,9 @@ from kmsdoctor.snapshot import (
 )
 
 
-class WhatIfError(ValueError):
-    """A replacement that does not fit the snapshot (no key to give a key policy to, …)."""
+class WhatIfError(UsageError):
+    """A replacement that does not fit the snapshot (no key to give a key policy to, …): the
+    user's to fix, so one line and exit 2."""
 
 
 def with_policy(snapshot: Snapshot, target: FixTarget, document: Any) -> Snapshot:
