@@ -200,10 +200,12 @@ def changed_statement_fix(
     *,
     ev: PrincipalEvaluation | None = None,
     index: int | None = None,
+    add_if_no_allow: bool = False,
 ) -> Fix:
     """A fix that edits one existing statement (given as the corrected copy). With `ev` and
     `index`, the fix also carries the whole patched document (the statement replaced; in a bucket
-    or key policy, every other Deny that applies exempts the caller too)."""
+    or key policy, every other Deny that applies exempts the caller too, and with
+    `add_if_no_allow` the least-privilege Allow is added when none applies)."""
     place = policy_name
     if policy_name == "key policy":
         place = f"key policy of {ctx.key_arn}"
@@ -221,11 +223,16 @@ def changed_statement_fix(
     )
     if ev is None or index is None:
         return fix
-    return patch_statement(ev, fix, policy_name, index, statement)
+    return patch_statement(ev, fix, policy_name, index, statement, add_if_no_allow)
 
 
 def patch_statement(
-    ev: PrincipalEvaluation, fix: Fix, policy_name: str, index: int, statement: dict[str, Any]
+    ev: PrincipalEvaluation,
+    fix: Fix,
+    policy_name: str,
+    index: int,
+    statement: dict[str, Any],
+    add_if_no_allow: bool = False,
 ) -> Fix:
     """Put the corrected statement back into its whole document."""
     ctx = ev.ctx
@@ -235,7 +242,9 @@ def patch_statement(
         if target is None or document is None:
             return unverifiable(fix, why)
         replaced = with_replaced_statement(document, index, statement)
-        patched, done = open_resource_policy(ev, auth_name, replaced, skip_index=index)
+        patched, done = open_resource_policy(
+            ev, auth_name, replaced, skip_index=index, add_if_no_allow=add_if_no_allow
+        )
         if done:
             fix.change += " In the same policy, " + "; ".join(done) + "."
         return set_patch(fix, ctx, target, patched)

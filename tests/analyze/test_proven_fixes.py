@@ -75,8 +75,9 @@ def test_kd205_and_kd202_in_one_bucket_policy_are_fixed_together():
     snapshot = make_snapshot(bucket_policy_doc=bucket_policy(ORG_ALLOW, ORG_DENY))
     result = only(diagnose(snapshot))
     assert result.locks["bucket_policy"].status == "explicit_deny"
-    for code in ("KD202",):
-        fix = finding(result, code).fix
+    fixes = [f.fix for f in result.findings if f.code in ("KD202", "KD205")]
+    assert {f.code for f in result.findings} >= {"KD202", "KD205"}
+    for fix in fixes:
         assert fix.verified, fix.verification
         statements = fix.patched_policy["Statement"]
         deny = next(s for s in statements if s.get("Sid") == "DenyOutsideOrg")

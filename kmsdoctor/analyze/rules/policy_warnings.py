@@ -7,6 +7,7 @@ can allow today and still not contain the check its author wrote.
 
 from __future__ import annotations
 
+from kmsdoctor.analyze import fixes
 from kmsdoctor.analyze.evaluation import PolicyLayer, PrincipalEvaluation
 from kmsdoctor.analyze.model import Fix, LockName
 from kmsdoctor.analyze.rules.base import RuleHit, rule
@@ -47,6 +48,12 @@ def policy_repeats_a_key(ev: PrincipalEvaluation) -> list[RuleHit]:
                         f"At {warning.location}, merge the repeated entries into one so every "
                         "check you meant is read."
                     ),
+                )
+                fixes.unverifiable(
+                    fix,
+                    "the stored text repeats a JSON key and only the author knows which entries "
+                    "were meant together: merge them by hand, then check the result with "
+                    "--key-policy / --bucket-policy / --identity-policy",
                 )
                 detail = f"{warning.policy_name}, {warning.location}: {warning.message}."
                 hits.append(RuleHit(detail=detail, fix=fix, lock=lock))

@@ -123,8 +123,10 @@ def explicit_deny_hits(ev: PrincipalEvaluation, auth_name: str) -> list[RuleHit]
             "corrected statement exempts the role with ArnNotEquals aws:PrincipalArn and denies "
             "everyone else as before.",
             fixes.exempt_principal(raw, ctx.entity_arn),
+            ev=ev,
+            index=trace.index,
+            add_if_no_allow=True,
         )
-        fix = fixes.resource_policy_fix(ev, auth_name, fix, add_if_no_allow=True)
         hits.append(RuleHit(detail + ".", fix))
     return hits
 
@@ -254,10 +256,14 @@ def org_condition_hits(
     for trace, condition in found:
         detail = f"{statement_place(trace)}: {describe_condition(condition)}. {where}."
         fix = fix_builder()
+        # Keep what the builder did to the rest of the same policy (a Deny narrowed with it).
+        same_policy = fix.change.partition(" In the same policy, ")[2]
         fix.change = (
             f"{where}, so the organization condition cannot match. Add this statement naming the "
             "role (least privilege), rather than widening the condition to another organization."
         )
+        if same_policy:
+            fix.change += f" In the same policy, {same_policy}"
         hits.append(RuleHit(detail, fix))
     return hits
 
