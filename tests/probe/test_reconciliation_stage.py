@@ -177,3 +177,28 @@ def test_a_key_the_collector_already_saw_disabled_agrees_with_the_decrypt():
     assert diagnosis.verdict == "deny"  # the locks decide: key_state is shut
     assert "as the analysis found" in diagnosis.principals[0].probe["summary"]
     assert _finding(diagnosis, "KD710")
+
+
+def test_neither_the_rules_nor_the_reconciliation_change_a_lock():
+    """Lock statuses and reasons are the analysis's; the probe only adds evidence."""
+    import copy
+
+    from kmsdoctor.analyze.context import build_request_context
+    from kmsdoctor.analyze.evaluation import evaluate_principal
+    from kmsdoctor.analyze.locks import evaluate_locks
+    from kmsdoctor.analyze.rules import run_probe_rules, run_rules
+
+    snapshot = _with(
+        make_snapshot(key=make_key(policy=key_policy()), bucket_policy_doc=bucket_policy()),
+        _call(ROLE_ARN, "s3:HeadObject"),
+        _call(ROLE_ARN, "s3:GetObject"),
+        _call(ROLE_ARN, "kms:Decrypt", "DisabledException", f"{KEY_ARN} is disabled."),
+    )
+    ev = evaluate_principal(build_request_context(snapshot, snapshot.target.principals[0]))
+    ev.locks = evaluate_locks(ev)
+    before = copy.deepcopy({name: lock.to_dict() for name, lock in ev.locks.items()})
+    findings = run_rules(ev)
+    rec = reconcile_module.reconcile(ev)
+    assert rec is not None
+    run_probe_rules(ev, rec, findings)
+    assert {name: lock.to_dict() for name, lock in ev.locks.items()} == before
