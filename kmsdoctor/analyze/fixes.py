@@ -28,6 +28,7 @@ from kmsdoctor.analyze.show_current import (  # noqa: F401  (rules call them as 
     show_ownership,
     show_policy_by_name,
 )
+from kmsdoctor.arn import name_of, parse_arn
 from kmsdoctor.lock_catalogue import aws_cli
 from kmsdoctor.policy.model import ConditionTrace
 
@@ -274,7 +275,7 @@ def policy_file(target: FixTarget) -> str:
         return "bucket-policy.json"
     if target.kind == "permissions_boundary":
         return "permissions-boundary.json"
-    name = target.policy_name or target.arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    name = target.policy_name or name_of(target.arn)
     return f"{_file_word(target.kind)}-{_file_safe(name)}.json"
 
 
@@ -300,14 +301,14 @@ def apply_command(ctx: RequestContext, target: FixTarget) -> str:
         args = ["kms", "put-key-policy", "--key-id", target.arn, "--policy-name", "default"]
         return aws_cli([*args, "--policy", document], ctx.source_profile, ctx.region)
     if target.kind == "bucket_policy":
-        bucket = target.arn.rsplit(":", 1)[-1]
+        bucket = parse_arn(target.arn).resource if parse_arn(target.arn) else target.arn
         return aws_cli(
             ["s3api", "put-bucket-policy", "--bucket", bucket, "--policy", document],
             ctx.source_profile,
         )
     if target.kind in ("role_inline_policy", "user_inline_policy"):
         entity = "role" if target.kind == "role_inline_policy" else "user"
-        name = target.arn.rsplit("/", 1)[-1]
+        name = name_of(target.arn)
         args = [f"put-{entity}-policy", f"--{entity}-name", name]
         args += ["--policy-name", target.policy_name or "", "--policy-document", document]
         return aws_cli(["iam", *args], ctx.target_profile)
@@ -318,7 +319,7 @@ def apply_command(ctx: RequestContext, target: FixTarget) -> str:
             [*args, "--policy-document", document, "--set-as-default"], ctx.target_profile
         )
     if target.kind in ("scp", "rcp"):
-        policy_id = target.arn.rsplit("/", 1)[-1]
+        policy_id = name_of(target.arn)
         args = ["organizations", "update-policy", "--policy-id", policy_id, "--content", document]
         return aws_cli(args, None) + "  # from the organization's management account"
     if target.kind == "vpc_endpoint_policy":

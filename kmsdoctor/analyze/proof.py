@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kmsdoctor.analyze.context import account_from_arn, build_request_context
+from kmsdoctor.analyze.context import build_request_context
 from kmsdoctor.analyze.evaluation import evaluate_principal
 from kmsdoctor.analyze.locks import evaluate_locks
 from kmsdoctor.analyze.model import (
@@ -35,6 +35,7 @@ from kmsdoctor.analyze.model import (
     verdict_of_locks,
 )
 from kmsdoctor.analyze.whatif import with_policy
+from kmsdoctor.arn import account_of, name_of
 from kmsdoctor.snapshot import EntityInfo, Fetched, NamedPolicy, PrincipalInfo, Snapshot
 
 STAND_IN_POLICY: dict[str, Any] = {
@@ -65,7 +66,7 @@ def lock_results(snapshot: Snapshot, principal: PrincipalInfo) -> dict[str, Lock
 
 
 def stand_ins(snapshot: Snapshot, principal: PrincipalInfo) -> list[StandIn]:
-    caller_account = account_from_arn(principal.arn)
+    caller_account = account_of(principal.arn)
     taken = {caller_account}
     if snapshot.source.account_id.is_ok and snapshot.source.account_id.value:
         taken.add(snapshot.source.account_id.value)
@@ -84,12 +85,12 @@ def stand_ins(snapshot: Snapshot, principal: PrincipalInfo) -> list[StandIn]:
 
 
 def _stand_in(arn: str) -> PrincipalInfo:
-    name = arn.rsplit("/", 1)[-1]
+    name = name_of(arn)
     return PrincipalInfo(
         arn=arn,
         kind="role",
         source="role_arn",
-        session_arn=f"arn:aws:sts::{account_from_arn(arn)}:assumed-role/{name}/kmsdoctor",
+        session_arn=f"arn:aws:sts::{account_of(arn)}:assumed-role/{name}/kmsdoctor",
         entity=Fetched.ok(EntityInfo(name=name, arn=arn, unique_id="AROAKMSDOCTORSTANDIN1")),
         inline_policies=Fetched.ok([NamedPolicy(name="stand-in", document=STAND_IN_POLICY)]),
         attached_policies=Fetched.ok([]),

@@ -119,7 +119,7 @@ def test_decrypt_pending_deletion_with_no_decisive_get_is_unknown_on_key_state()
     (kd710,) = _finding(diagnosis, "KD710")
     assert kd710.lock == "key_state" and "pending deletion" in kd710.detail
     assert "cancel-key-deletion" in kd710.fix.change
-    assert "pending deletion" in principal.locks["key_state"].evidence["probe_decrypt"]
+    assert "pending deletion" in principal.locks["key_state"].evidence.probe_decrypt
     assert principal.probe["status"] == "disagrees"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kmsdoctor.analyze import fixes
 from kmsdoctor.analyze.context import RequestContext
 from kmsdoctor.analyze.evaluation import PrincipalEvaluation
 from kmsdoctor.analyze.model import Fix, FixTarget

@@ -165,7 +165,7 @@ def probe_allowed_what_analysis_denies(
         hit.fix.where = "the " + ", ".join(locks) + " locks"
         show: list[str] = []
         for lock in locks:
-            for command in _show_commands(ev.ctx, lock):
+            for command in show_current(ev.ctx, lock):
                 if command not in show:
                     show.append(command)
         hit.fix.show_current = show
@@ -336,7 +336,7 @@ def probe_decrypt_key_state(ev: PrincipalEvaluation, rec: Reconciliation) -> lis
         account=ctx.resource_account,
         where=f"KMS key {key} in A ({ctx.resource_account})",
         change=rec.decrypt_key_state_step,
-        show_current=_show_commands(ctx, "key_state"),
+        show_current=show_current(ctx, "key_state"),
     )
     return [RuleHit(rec.decrypt_key_state, fix)]
 
