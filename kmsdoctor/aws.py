@@ -92,6 +92,8 @@ ALLOWED_OPERATIONS: frozenset[str] = frozenset(
         "iam:ListAttachedGroupPolicies",
         "iam:GetPolicy",
         "iam:GetPolicyVersion",
+        # who-can: every role, user, group and managed policy of an account, in a few pages
+        "iam:GetAccountAuthorizationDetails",
         # VPC endpoints for S3 and KMS in B
         "ec2:DescribeVpcEndpoints",
         # where a denial is recorded
@@ -307,6 +309,24 @@ def call_pages(aws_client: Any, operation: str, result_key: str, **params: Any) 
         for page in paginator.paginate(**params):
             items.extend(page.get(result_key, []))
         return {result_key: items}
+
+    return _run(aws_client, operation, walk)
+
+
+def call_pages_of(
+    aws_client: Any, operation: str, result_keys: tuple[str, ...], **params: Any
+) -> CallResult:
+    """`call_pages` for an operation whose pages hold several lists (IAM's
+    GetAccountAuthorizationDetails: users, groups, roles and policies); the response is
+    `{key: all items}` for each of `result_keys`. A throttled page restarts the walk."""
+    paginator = aws_client.get_paginator(xform_name(operation))
+
+    def walk() -> dict[str, Any]:
+        items: dict[str, list[Any]] = {key: [] for key in result_keys}
+        for page in paginator.paginate(**params):
+            for key in result_keys:
+                items[key].extend(page.get(key, []))
+        return dict(items)
 
     return _run(aws_client, operation, walk)
 

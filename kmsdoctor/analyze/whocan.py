@@ -1,0 +1,605 @@
+"""Who can read (or write) this object: every role and user of the readable accounts, and the
+principals outside them that the resource account's policies open to.
+
+Pure analysis: no boto3, no CLI. Each principal is answered by the same analysis `diagnose`
+uses (`analyze_principal`); this module only lists, classifies and summarises.
+
+- For each principal that cannot, the *first shut lock*: an explicit Deny first (it wins however
+  many other locks are open), else the first implicitly shut lock in report order (identity,
+  bucket policy, key policy, then the ceilings and configuration checks), with the code of the
+  error finding that explains it.
+- Service-linked roles (path `/aws-service-role/`) and AWS-service roles (their trust policy lets
+  only AWS services assume them) are listed apart: no person or workload of the account can
+  become them.
+- Principals outside the readable accounts (another account, `*` with conditions, an
+  organization, a principal in an account whose principals could not be listed) are found by
+  walking the bucket and key policy statements that allow the operation's requests, and the
+  key's grants. The resource account's side opens to them; their own account's IAM decides the
+  rest, and kmsdoctor cannot see it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kmsdoctor.analyze.context import build_request_context
+from kmsdoctor.analyze.model import CEILING_LOCKS, LOCK_NAMES, PrincipalDiagnosis, Verdict
+from kmsdoctor.arn import account_of
+from kmsdoctor.policy import parse_policy
+from kmsdoctor.policy.model import PolicyError, Request, RequestPrincipal
+from kmsdoctor.snapshot import (
+    CallError,
+    Fetched,
+    NamedPolicy,
+    PrincipalInfo,
+    Snapshot,
+    TargetSide,
+)
+
+Category = Literal["principal", "service_linked", "aws_service"]
+SERVICE_LINKED_PATH = "/aws-service-role/"
+OUTSIDE_NOTE = "opened on the resource account's side; their own account decides"
+
+# Answers one principal against a snapshot view: the one analysis API (see kmsdoctor.analyze).
+Answer = Callable[[Snapshot, PrincipalInfo], PrincipalDiagnosis]
+
+
+@dataclass
+class PrincipalAnswer:
+    """One role or user of a readable account, and whether it can."""
+
+    principal: str  # the IAM role or user ARN
+    account: str
+    kind: Literal["role", "user"]
+    category: Category
+    verdict: Verdict
+    locks_shut: list[str]  # every shut lock, in report order
+    first_shut_lock: str | None  # the one to open first (see the module docstring)
+    code: str | None  # the error finding that explains the first shut lock
+    reason: str  # that lock's reason; for an unknown verdict, what could not be read
+    locks_unknown: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "principal": self.principal,
+            "account": self.account,
+            "kind": self.kind,
+            "category": self.category,
+            "verdict": self.verdict,
+            "locks_shut": list(self.locks_shut),
+            "first_shut_lock": self.first_shut_lock,
+            "code": self.code,
+            "reason": self.reason,
+            "locks_unknown": list(self.locks_unknown),
+        }
+
+
+@dataclass
+class Opening:
+    """One statement (or grant) of the resource account that opens to an outside principal."""
+
+    where: Literal["bucket_policy", "key_policy", "grant"]
+    statement: str  # Sid, Statement[i], or the grant id
+    conditions: list[str]  # as written: "StringEquals aws:PrincipalOrgID o-abc"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"where": self.where, "statement": self.statement, "conditions": self.conditions}
+
+
+@dataclass
+class OutsidePrincipal:
+    """A principal the bucket or key policy opens to, outside the listed accounts."""
+
+    principal: str  # as written: an ARN, an account id, "*", "Service:…"
+    kind: Literal["account", "role", "user", "anyone", "service", "unique_id", "other"]
+    account: str | None
+    why_outside: str  # "account 333333333333 was not read", "anyone", ...
+    openings: list[Opening]
+    # Does the resource account's side open for the whole operation: the bucket policy, and
+    # (when a KMS key is involved) the key policy or a grant? "partly" names the missing half.
+    resource_side: Literal["open", "partly"]
+    missing: str = ""  # what keeps the resource side partly shut
+    denied_by: list[str] = field(default_factory=list)  # Deny statements that may apply
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "principal": self.principal,
+            "kind": self.kind,
+            "account": self.account,
+            "why_outside": self.why_outside,
+            "resource_side": self.resource_side,
+            "missing": self.missing,
+            "openings": [o.to_dict() for o in self.openings],
+            "denied_by": list(self.denied_by),
+            "note": OUTSIDE_NOTE,
+        }
+
+
+@dataclass
+class AccountListing:
+    """The principals of one account, as listed (or why they could not be)."""
+
+    account_id: str
+    principals: Fetched[list[PrincipalInfo]]
+    view: Snapshot  # the snapshot seen with this account as the caller's side
+
+
+@dataclass
+class WhoCanResult:
+    bucket: str
+    key: str | None
+    operation: Literal["read", "write"]
+    region: str
+    accounts: list[str]  # the accounts whose principals were listed
+    unreadable_accounts: dict[str, str]  # account id -> why its principals are not listed
+    principals: list[PrincipalAnswer]
+    outside: list[OutsidePrincipal]
+    notes: list[str] = field(default_factory=list)
+
+    def allowed(self) -> list[str]:
+        """The principals (ARNs) that can, service roles included."""
+        return [p.principal for p in self.principals if p.verdict == "allow"]
+
+    def undecided(self) -> list[str]:
+        return [p.principal for p in self.principals if p.verdict == "unknown"]
+
+    @property
+    def complete(self) -> bool:
+        """Every account was listed and every principal answered allow or deny."""
+        return not self.unreadable_accounts and not self.undecided()
+
+    def summary(self) -> dict[str, Any]:
+        verdicts = {"allow": 0, "deny": 0, "unknown": 0}
+        by_lock: dict[str, dict[str, Any]] = {}
+        for answer in self.principals:
+            verdicts[answer.verdict] += 1
+            if answer.first_shut_lock is None:
+                continue
+            entry = by_lock.setdefault(answer.first_shut_lock, {"principals": 0, "codes": {}})
+            entry["principals"] += 1
+            code = answer.code or "none"
+            entry["codes"][code] = entry["codes"].get(code, 0) + 1
+        ordered = {lock: by_lock[lock] for lock in LOCK_NAMES if lock in by_lock}
+        categories: dict[str, int] = {}
+        for answer in self.principals:
+            categories[answer.category] = categories.get(answer.category, 0) + 1
+        return {
+            **verdicts,
+            "principals": len(self.principals),
+            "by_category": categories,
+            "by_first_shut_lock": ordered,
+            "outside": len(self.outside),
+            "unreadable_accounts": len(self.unreadable_accounts),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "request": {
+                "bucket": self.bucket,
+                "key": self.key,
+                "operation": self.operation,
+                "region": self.region,
+                "accounts": list(self.accounts),
+            },
+            "principals": [p.to_dict() for p in self.principals],
+            "outside": [o.to_dict() for o in self.outside],
+            "unreadable_accounts": dict(self.unreadable_accounts),
+            "summary": self.summary(),
+            "notes": list(self.notes),
+        }
+
+
+# --- one principal -------------------------------------------------------------------------------
+
+
+def category_of(principal: PrincipalInfo) -> Category:
+    """Service-linked (AWS made it, only its service uses it), AWS-service (only AWS services
+    may assume it), or a principal people and workloads of the account can become."""
+    if principal.kind != "role" or not principal.entity.is_ok or principal.entity.value is None:
+        return "principal"
+    entity = principal.entity.value
+    if entity.path.startswith(SERVICE_LINKED_PATH):
+        return "service_linked"
+    if _only_services_may_assume(entity.trust_policy):
+        return "aws_service"
+    return "principal"
+
+
+def _only_services_may_assume(trust: Any) -> bool:
+    if not isinstance(trust, dict):
+        return False  # unreadable or absent: do not set it apart on a guess
+    statements = trust.get("Statement")
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list):
+        return False
+    allowing = [s for s in statements if isinstance(s, dict) and s.get("Effect") == "Allow"]
+    if not allowing:
+        return False
+    for statement in allowing:
+        principal = statement.get("Principal")
+        if not isinstance(principal, dict) or set(principal) != {"Service"}:
+            return False
+    return True
+
+
+def first_shut_lock(diagnosis: PrincipalDiagnosis) -> str | None:
+    """An explicit Deny first, else the first implicitly shut lock in report order."""
+    shut = diagnosis.shut_locks()
+    for name in shut:
+        if diagnosis.locks[name].status == "explicit_deny":
+            return name
+    return shut[0] if shut else None
+
+
+def _code_for(diagnosis: PrincipalDiagnosis, lock: str) -> str | None:
+    fallback = None
+    for finding in diagnosis.findings:
+        if finding.lock != lock:
+            continue
+        if finding.severity == "error":
+            return finding.code
+        fallback = fallback or finding.code
+    return fallback
+
+
+def principal_answer(principal: PrincipalInfo, diagnosis: PrincipalDiagnosis) -> PrincipalAnswer:
+    verdict = diagnosis.verdict
+    first = first_shut_lock(diagnosis) if verdict == "deny" else None
+    unknown = [
+        name
+        for name, lock in diagnosis.locks.items()
+        if lock.status == "unknown" and name not in CEILING_LOCKS
+    ]
+    if first is not None:
+        reason = diagnosis.locks[first].reason
+    elif verdict == "unknown":
+        reason = "; ".join(f"{name}: {diagnosis.locks[name].reason}" for name in unknown)
+    else:
+        reason = ""
+    return PrincipalAnswer(
+        principal=principal.arn,
+        account=account_of(principal.arn),
+        kind=principal.kind,
+        category=category_of(principal),
+        verdict=verdict,
+        locks_shut=[name for name in diagnosis.shut_locks()],
+        first_shut_lock=first,
+        code=_code_for(diagnosis, first) if first else None,
+        reason=reason,
+        locks_unknown=unknown,
+    )
+
+
+# --- the whole listing ---------------------------------------------------------------------------
+
+
+def who_can_listings(
+    snapshot: Snapshot, listings: Iterable[AccountListing], answer: Answer
+) -> WhoCanResult:
+    """Every listed principal answered with `answer`, and the outside principals of the
+    snapshot's bucket and key policies. `snapshot` holds the request (bucket, key, operation)
+    and the resource account's facts; each listing carries the view its principals are
+    answered against."""
+    listings = list(listings)
+    request = snapshot.request
+    answers: list[PrincipalAnswer] = []
+    readable: list[str] = []
+    unreadable: dict[str, str] = {}
+    for listing in listings:
+        if not listing.principals.is_ok:
+            unreadable[listing.account_id] = listing.principals.reason()
+            continue
+        readable.append(listing.account_id)
+        for principal in listing.principals.value or []:
+            answers.append(principal_answer(principal, answer(listing.view, principal)))
+    answers.sort(key=_listing_order)
+    outside, notes = outside_principals(snapshot, set(readable), unreadable)
+    return WhoCanResult(
+        bucket=request.bucket,
+        key=request.key,
+        operation=request.operation,
+        region=request.region,
+        accounts=readable,
+        unreadable_accounts=unreadable,
+        principals=answers,
+        outside=outside,
+        notes=notes,
+    )
+
+
+_CATEGORY_ORDER = {"principal": 0, "aws_service": 1, "service_linked": 2}
+_VERDICT_ORDER = {"allow": 0, "unknown": 1, "deny": 2}
+
+
+def _listing_order(answer: PrincipalAnswer) -> tuple[int, str, int, str]:
+    return (
+        _CATEGORY_ORDER[answer.category],
+        answer.account,
+        _VERDICT_ORDER[answer.verdict],
+        answer.principal,
+    )
+
+
+# --- principals outside the readable accounts ----------------------------------------------------
+
+_PROBE_ROLE = "kmsdoctor-who-can"
+
+
+def _template_requests(snapshot: Snapshot) -> tuple[Request | None, Request | None]:
+    """The S3 and KMS requests of the operation (action, resource ARN), as the analysis builds
+    them; the KMS one is None when no KMS key is involved."""
+    account = snapshot.source.account_id.value if snapshot.source.account_id.is_ok else None
+    stand_in = _stand_in_principal(account or "000000000000")
+    ctx = build_request_context(snapshot, stand_in)
+    s3 = ctx.authorization("s3")
+    kms = ctx.authorization("kms")
+    return (s3.request if s3 else None, kms.request if kms else None)
+
+
+def _stand_in_principal(account: str) -> PrincipalInfo:
+    nothing: Fetched[Any] = Fetched.absent()
+    return PrincipalInfo(
+        arn=f"arn:aws:iam::{account}:role/{_PROBE_ROLE}",
+        kind="role",
+        source="role_arn",
+        session_arn=None,
+        entity=nothing,
+        inline_policies=nothing,
+        attached_policies=nothing,
+        group_policies=nothing,
+        permissions_boundary=nothing,
+        session_policy=nothing,
+    )
+
+
+@dataclass
+class _Entry:
+    principal: str
+    kind: str
+    account: str | None
+    openings: list[Opening] = field(default_factory=list)
+    denied_by: list[str] = field(default_factory=list)
+
+
+def outside_principals(
+    snapshot: Snapshot, readable: set[str], unreadable: dict[str, str]
+) -> tuple[list[OutsidePrincipal], list[str]]:
+    """The principals the bucket and key policies (and grants) open the operation to, that are
+    not among the listed principals; and notes on what could not be walked."""
+    notes: list[str] = []
+    s3_request, kms_request = _template_requests(snapshot)
+    entries: dict[str, _Entry] = {}
+    if s3_request is not None:
+        _walk(
+            snapshot.source.bucket.policy,
+            "bucket_policy",
+            "bucket policy",
+            s3_request,
+            entries,
+            notes,
+        )
+    key = snapshot.source.key
+    if kms_request is not None and key is not None:
+        _walk(key.policy, "key_policy", "key policy", kms_request, entries, notes)
+        _walk_grants(key.grants, kms_request.action, entries, notes)
+
+    outside: list[OutsidePrincipal] = []
+    for entry in entries.values():
+        why = _why_outside(entry, readable, unreadable)
+        if why is None:
+            continue
+        opened = {o.where for o in entry.openings}
+        missing = ""
+        if "bucket_policy" not in opened:
+            missing = f"the bucket policy does not allow {s3_request.action if s3_request else ''}"
+        elif kms_request is not None and not opened & {"key_policy", "grant"}:
+            missing = f"neither the key policy nor a grant allows {kms_request.action}"
+        outside.append(
+            OutsidePrincipal(
+                principal=entry.principal,
+                kind=entry.kind,  # type: ignore[arg-type]
+                account=entry.account,
+                why_outside=why,
+                openings=entry.openings,
+                resource_side="partly" if missing else "open",
+                missing=missing,
+                denied_by=entry.denied_by,
+            )
+        )
+    outside.sort(key=lambda o: (o.resource_side != "open", o.principal))
+    return outside, notes
+
+
+def _walk(
+    fetched: Fetched[NamedPolicy],
+    where: Literal["bucket_policy", "key_policy"],
+    label: str,
+    request: Request,
+    entries: dict[str, _Entry],
+    notes: list[str],
+) -> None:
+    if fetched.status == "absent":
+        return
+    if not fetched.is_ok or fetched.value is None:
+        notes.append(
+            f"the {label} could not be read ({fetched.reason()}): who else it opens to is unknown"
+        )
+        return
+    try:
+        policy = parse_policy(fetched.value.document, name=label, kind="resource")
+    except PolicyError as exc:
+        notes.append(
+            f"the {label} could not be parsed ({exc.message}): who else it opens to is unknown"
+        )
+        return
+    # Which statements match the action and resource does not depend on the principal: one
+    # evaluation as a stand-in tells them all.
+    stand_in = dataclasses.replace(
+        request,
+        principal=RequestPrincipal(arn="arn:aws:iam::000000000000:root", account="000000000000"),
+    )
+    denies: list[tuple[str, tuple[str, ...], list[str]]] = []
+    for trace in policy.evaluate(stand_in).statements:
+        if not (trace.action_matched and trace.resource_matched) or trace.text is None:
+            continue
+        if trace.text.principals_negated:
+            continue  # NotPrincipal (Deny only) names who is exempt, not who is let in
+        conditions = [
+            f"{c.operator} {c.key} {', '.join(c.policy_values)}" for c in trace.conditions
+        ]
+        if trace.effect == "Deny":
+            denies.append((trace.label, trace.text.principals, conditions))
+            continue
+        for written in trace.text.principals:
+            _entry_for(written, entries).openings.append(
+                Opening(where, f"{label} {trace.label}", conditions)
+            )
+    for deny_label, principals, conditions in denies:
+        named = {_identity_of(written)[0] for written in principals}
+        for key, entry in entries.items():
+            if "anyone" in named or key in named:
+                suffix = f" when {'; '.join(conditions)}" if conditions else ""
+                entry.denied_by.append(f"{label} {deny_label}{suffix}")
+
+
+def _walk_grants(
+    fetched: Fetched[Any], action: str, entries: dict[str, _Entry], notes: list[str]
+) -> None:
+    if fetched.is_unknown:
+        notes.append(f"the key's grants could not be read ({fetched.reason()})")
+        return
+    operation = action.split(":", 1)[-1]
+    for grant in fetched.value or []:
+        if operation not in grant.operations:
+            continue
+        constraints = [f"{k} {v}" for k, v in (grant.constraints or {}).items()]
+        _entry_for(f"AWS:{grant.grantee_principal}", entries).openings.append(
+            Opening("grant", f"grant {grant.grant_id}", constraints)
+        )
+
+
+def _entry_for(written: str, entries: dict[str, _Entry]) -> _Entry:
+    """The entry of one principal however it is written: an account id and its `:root` ARN
+    are the same principal."""
+    key, shown, kind, account = _identity_of(written)
+    entry = entries.get(key)
+    if entry is None:
+        entry = entries[key] = _Entry(shown, kind, account)
+    return entry
+
+
+def _identity_of(written: str) -> tuple[str, str, str, str | None]:
+    """(key, shown name, kind, account) of a principal as the engine writes it ("AWS:…")."""
+    kind, account = _classify(written)
+    if kind == "anyone":
+        return "anyone", "*", kind, None
+    if kind == "account" and account:
+        root = f"arn:aws:iam::{account}:root"
+        return f"account:{account}", root, kind, account
+    shown = written.split(":", 1)[1] if ":" in written and kind != "other" else written
+    return f"{kind}:{shown}", shown, kind, account
+
+
+def _classify(written: str) -> tuple[str, str | None]:
+    """(kind, account) of a principal as the policy engine writes it ("AWS:…", "*", …)."""
+    if written in ("*", "AWS:*"):
+        return "anyone", None
+    kind, _, value = written.partition(":")
+    if kind == "Service":
+        return "service", None
+    if kind != "AWS":
+        return "other", None
+    if value.isdigit() and len(value) == 12:
+        return "account", value
+    if value.startswith("arn:"):
+        account = account_of(value)
+        resource = value.split(":", 5)[-1]
+        if resource == "root":
+            return "account", account
+        if resource.startswith("role/") or resource.startswith("assumed-role/"):
+            return "role", account
+        if resource.startswith("user/"):
+            return "user", account
+        return "other", account or None
+    if value.startswith("A") and value.isalnum():
+        return "unique_id", None
+    return "other", None
+
+
+def _why_outside(entry: _Entry, readable: set[str], unreadable: dict[str, str]) -> str | None:
+    """Why this principal is not among the listed ones; None when it is (it was answered)."""
+    if entry.kind == "anyone":
+        return "anyone: principals of every account, conditions permitting"
+    if entry.kind == "service":
+        return "an AWS service principal, not a role or user"
+    if entry.kind == "unique_id":
+        return "a unique id: a principal that was deleted (and perhaps re-created)"
+    if entry.account is None:
+        return "not an IAM principal of a known account"
+    if entry.account in readable:
+        return None
+    if entry.account in unreadable:
+        return f"account {entry.account} could not be listed ({unreadable[entry.account]})"
+    return f"account {entry.account} was not read (no profile for it)"
+
+
+def not_collected(what: str) -> CallError:
+    """A fact no call was made for (e.g. SCPs over the resource account seen as a caller)."""
+    return CallError("", "NotCollected", what)
+
+
+# --- the two-account snapshot (schema v1): a view per account ------------------------------------
+
+
+def account_views(
+    snapshot: Snapshot, listed: dict[str, Fetched[list[PrincipalInfo]]]
+) -> list[AccountListing]:
+    """One listing per account: the caller account's principals are answered against the
+    snapshot as it is; the resource account's own principals against the snapshot seen from
+    that account (its organization; SCPs over it and its VPC endpoints were not collected, so
+    those ceilings are unknown, which alone never makes a verdict unknown)."""
+    target_id = snapshot.target.account_id.value if snapshot.target.account_id.is_ok else None
+    source_id = snapshot.source.account_id.value if snapshot.source.account_id.is_ok else None
+    listings: list[AccountListing] = []
+    for account_id, principals in listed.items():
+        if account_id == target_id or account_id != source_id:
+            view = snapshot
+        else:
+            view = dataclasses.replace(
+                snapshot,
+                target=TargetSide(
+                    profile=snapshot.source.profile,
+                    account_id=snapshot.source.account_id,
+                    caller=Fetched.absent(),
+                    organization=snapshot.source.organization,
+                    scps=Fetched.unknown(not_collected("SCPs over the resource account")),
+                    vpc_endpoints=Fetched.unknown(
+                        not_collected("VPC endpoints of the resource account")
+                    ),
+                    principals=[],
+                ),
+            )
+        listings.append(AccountListing(account_id, principals, view))
+    return listings
+
+
+def answer_with_analysis(view: Snapshot, principal: PrincipalInfo) -> PrincipalDiagnosis:
+    """The analysis `diagnose` runs, for one principal."""
+    from kmsdoctor.analyze import analyze_principal
+
+    diagnosis, _assumptions = analyze_principal(view, principal)
+    return diagnosis
+
+
+def who_can(
+    snapshot: Snapshot,
+    listed: dict[str, Fetched[list[PrincipalInfo]]],
+    answer: Answer = answer_with_analysis,
+) -> WhoCanResult:
+    """Who can do the snapshot's request (bucket, key, operation): every principal listed per
+    account (account id -> its roles and users), and the outside principals."""
+    return who_can_listings(snapshot, account_views(snapshot, listed), answer)

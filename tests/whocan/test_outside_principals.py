@@ -1,0 +1,140 @@
+"""Principals outside the listed accounts, found in A's bucket and key policies and grants:
+what opens to them, what is still shut on A's side, and what could not be walked."""
+
+from __future__ import annotations
+
+from kmsdoctor.analyze.whocan import category_of, outside_principals
+from kmsdoctor.snapshot import EntityInfo, Fetched
+from tests.analyze.factories import (
+    BUCKET_ARN,
+    B,
+    allow_role_decrypt_statement,
+    bucket_policy,
+    grant,
+    key_policy,
+    make_key,
+    make_principal,
+    make_snapshot,
+    unknown,
+)
+
+PARTNER = "333333333333"
+PARTNER_ROLE = f"arn:aws:iam::{PARTNER}:role/PartnerReader"
+
+
+def read_statement(principal, sid: str, **extra):
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": "s3:GetObject",
+        "Resource": f"{BUCKET_ARN}/*",
+        **extra,
+    }
+
+
+def outside_of(snapshot, readable=frozenset({"111111111111", B}), unreadable=None):
+    outside, notes = outside_principals(snapshot, set(readable), dict(unreadable or {}))
+    return {o.principal: o for o in outside}, notes
+
+
+def test_a_partner_role_let_in_by_both_policies_is_open_on_a_side():
+    snapshot = make_snapshot(
+        bucket_policy_doc=bucket_policy(read_statement({"AWS": PARTNER_ROLE}, "PartnerRead")),
+        key=make_key(policy=key_policy(allow_role_decrypt_statement(PARTNER_ROLE, "Partner"))),
+    )
+    outside, _ = outside_of(snapshot)
+    partner = outside[PARTNER_ROLE]
+    assert (partner.kind, partner.account, partner.resource_side) == ("role", PARTNER, "open")
+    assert [o.statement for o in partner.openings] == [
+        "bucket policy PartnerRead",
+        "key policy Partner",
+    ]
+
+
+def test_a_grant_opens_the_key_half_for_an_outside_role():
+    snapshot = make_snapshot(
+        bucket_policy_doc=bucket_policy(read_statement({"AWS": PARTNER_ROLE}, "PartnerRead")),
+        key=make_key(grants=[grant(grantee=PARTNER_ROLE, operations=["Decrypt"])]),
+    )
+    outside, _ = outside_of(snapshot)
+    assert outside[PARTNER_ROLE].resource_side == "open"
+    assert {o.where for o in outside[PARTNER_ROLE].openings} == {"bucket_policy", "grant"}
+
+
+def test_a_deny_for_everyone_outside_the_org_is_shown_with_its_condition():
+    deny = {
+        "Sid": "DenyOutsideOrg",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": f"{BUCKET_ARN}/*",
+        "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-exampleorg"}},
+    }
+    snapshot = make_snapshot(
+        bucket_policy_doc=bucket_policy(read_statement({"AWS": PARTNER}, "PartnerRead"), deny)
+    )
+    outside, _ = outside_of(snapshot)
+    assert outside[f"arn:aws:iam::{PARTNER}:root"].denied_by == [
+        "bucket policy DenyOutsideOrg when StringNotEquals aws:PrincipalOrgID o-exampleorg"
+    ]
+
+
+def test_statements_for_other_objects_or_actions_open_nothing():
+    other_prefix = read_statement({"AWS": PARTNER}, "OtherPrefix")
+    other_prefix["Resource"] = f"{BUCKET_ARN}/finance/*"
+    put_only = read_statement({"AWS": PARTNER_ROLE}, "PutOnly", Action="s3:PutObject")
+    put_only["Action"] = "s3:PutObject"
+    snapshot = make_snapshot(bucket_policy_doc=bucket_policy(other_prefix, put_only))
+    outside, _ = outside_of(snapshot)
+    assert outside == {}
+
+
+def test_a_deleted_principal_and_a_service_are_told_apart():
+    snapshot = make_snapshot(
+        bucket_policy_doc=bucket_policy(
+            read_statement({"AWS": "AROAEXAMPLESTALE00001"}, "Stale"),
+            read_statement({"Service": "logging.s3.amazonaws.com"}, "Logs"),
+        )
+    )
+    outside, _ = outside_of(snapshot)
+    assert outside["AROAEXAMPLESTALE00001"].kind == "unique_id"
+    assert outside["logging.s3.amazonaws.com"].kind == "service"
+
+
+def test_an_unreadable_bucket_policy_is_a_note_not_a_guess():
+    snapshot = make_snapshot(bucket_policy_doc=unknown("s3:GetBucketPolicy"))
+    outside, notes = outside_of(snapshot)
+    assert outside == {}
+    assert notes == [
+        "the bucket policy could not be read (s3:GetBucketPolicy failed with "
+        "AccessDeniedException): who else it opens to is unknown"
+    ]
+
+
+def test_a_principal_of_an_account_that_could_not_be_listed_is_outside():
+    snapshot = make_snapshot()  # the healthy policies name BIAnalyticsRole in B
+    outside, _ = outside_of(
+        snapshot, readable={"111111111111"}, unreadable={B: "iam:... failed with AccessDenied"}
+    )
+    role = outside[f"arn:aws:iam::{B}:role/BIAnalyticsRole"]
+    assert role.why_outside.startswith(f"account {B} could not be listed")
+    assert role.resource_side == "open"
+
+
+def test_a_role_both_a_service_and_an_account_may_assume_is_not_set_apart():
+    trust = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com", "AWS": f"arn:aws:iam::{B}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    }
+    entity = EntityInfo(name="Mixed", arn=f"arn:aws:iam::{B}:role/Mixed", unique_id="AROAX")
+    entity.trust_policy = trust
+    mixed = make_principal(entity.arn, entity=Fetched.ok(entity))
+    assert category_of(mixed) == "principal"
+    entity.trust_policy = {"Statement": [{**trust["Statement"][0], "Principal": {"Service": "x"}}]}
+    assert category_of(mixed) == "aws_service"
