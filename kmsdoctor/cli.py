@@ -363,6 +363,43 @@ def check(
     )
 
 
+@app.command("who-can")
+def who_can(
+    bucket: Annotated[
+        str, typer.Option(help="The bucket name, or an s3://bucket/key URI or object ARN.")
+    ],
+    source_profile: SourceProfile = None,
+    target_profile: TargetProfile = None,
+    key: Annotated[str | None, typer.Option("--key", help="The object key.")] = None,
+    region: Region = None,
+    operation: OperationOpt = Operation.read,
+    kms_key: KmsKey = None,
+    output_format: FormatOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Every role and user of both accounts that can (and cannot) do it, and why not.
+
+    Exit 0 when every principal was answered, 3 when an account or a principal could not be
+    decided (a listing, not a verdict: a principal that cannot is not a failure)."""
+    _setup_logging(debug)
+    from kmsdoctor.arn import split_s3_address
+    from kmsdoctor.whocan import WhoCanRequest, emit, run
+
+    bucket_name, key_in_address = split_s3_address(bucket)
+    if key is not None and key_in_address is not None and key != key_in_address:
+        raise UsageError(f"--key {key!r} differs from the key in {bucket!r}")
+    request = WhoCanRequest(
+        source_profile=source_profile,
+        target_profile=target_profile,
+        bucket=bucket_name,
+        key=key if key is not None else key_in_address,
+        operation=operation.value,
+        region=region,
+        kms_key=kms_key,
+    )
+    raise typer.Exit(emit(run(request), output_format.value, sys.stdout))
+
+
 @app.command()
 def explain(
     message: Annotated[
