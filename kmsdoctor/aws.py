@@ -296,35 +296,23 @@ def call(aws_client: Any, operation: str, **params: Any) -> CallResult:
     return _run(aws_client, operation, lambda: method(**params))
 
 
-def call_pages(aws_client: Any, operation: str, result_key: str, **params: Any) -> CallResult:
-    """Run a paginated List call to the end; the response is `{result_key: all items}`.
+def call_pages(
+    aws_client: Any, operation: str, result_key: str | tuple[str, ...], **params: Any
+) -> CallResult:
+    """Run a paginated List call to the end; the response is `{result_key: all items}`, or
+    one such entry per key when the pages hold several lists (IAM's
+    GetAccountAuthorizationDetails: users, groups, roles and policies).
 
     A throttled page restarts the listing (the retry wraps the whole walk), which keeps the
     result consistent and costs little for the short lists kmsdoctor reads.
     """
     paginator = aws_client.get_paginator(xform_name(operation))
+    keys = (result_key,) if isinstance(result_key, str) else result_key
 
     def walk() -> dict[str, Any]:
-        items: list[Any] = []
+        items: dict[str, list[Any]] = {key: [] for key in keys}
         for page in paginator.paginate(**params):
-            items.extend(page.get(result_key, []))
-        return {result_key: items}
-
-    return _run(aws_client, operation, walk)
-
-
-def call_pages_of(
-    aws_client: Any, operation: str, result_keys: tuple[str, ...], **params: Any
-) -> CallResult:
-    """`call_pages` for an operation whose pages hold several lists (IAM's
-    GetAccountAuthorizationDetails: users, groups, roles and policies); the response is
-    `{key: all items}` for each of `result_keys`. A throttled page restarts the walk."""
-    paginator = aws_client.get_paginator(xform_name(operation))
-
-    def walk() -> dict[str, Any]:
-        items: dict[str, list[Any]] = {key: [] for key in result_keys}
-        for page in paginator.paginate(**params):
-            for key in result_keys:
+            for key in keys:
                 items[key].extend(page.get(key, []))
         return dict(items)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kmsdoctor.aws import call_pages_of
+from kmsdoctor.aws import call_pages
 from kmsdoctor.collect.fetch import iso, parallel, parse_policy_document
 from kmsdoctor.collect.target import _managed_policy
 from kmsdoctor.snapshot import CallError, EntityInfo, Fetched, NamedPolicy, PrincipalInfo
@@ -54,9 +54,9 @@ class AccountPrincipals:
 
 def collect_account_principals(iam: Any, account_id: str) -> AccountPrincipals:
     """Every role and user of the account `iam` reads (`account_id` is that account)."""
-    listed = call_pages_of(
+    listed = call_pages(
         iam,
-        OPERATION,
+        "GetAccountAuthorizationDetails",
         RESULT_KEYS,
         Filter=ENTITY_FILTER,
         PaginationConfig={"PageSize": PAGE_SIZE},
