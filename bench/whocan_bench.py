@@ -30,6 +30,7 @@ from kmsdoctor.snapshot import (
     PrincipalInfo,
     RequestSpec,
     Snapshot,
+    SnapshotView,
     SourceSide,
     TargetSide,
 )
@@ -152,10 +153,14 @@ def principals(roles: int = ROLES, users: int = USERS) -> list[PrincipalInfo]:
 
 
 def snapshot() -> Snapshot:
+    return Snapshot.from_view(_view())
+
+
+def _view() -> SnapshotView:
     not_in_org = Fetched.absent(
         CallError("organizations:DescribeOrganization", "AWSOrganizationsNotInUseException")
     )
-    return Snapshot(
+    return SnapshotView(
         request=RequestSpec(bucket=BUCKET, key=OBJECT_KEY, operation="read", region=REGION),
         source=SourceSide(
             profile="a",
@@ -220,7 +225,7 @@ def run(roles: int = ROLES, users: int = USERS) -> tuple[WhoCanResult, float]:
     records = principals(roles, users)
     view = snapshot()
     started = time.process_time()
-    result = who_can(view, {B: Fetched.ok(records)})
+    result = who_can(view, BUCKET, OBJECT_KEY, "read", {B: Fetched.ok(records)})
     return result, time.process_time() - started
 
 

@@ -41,51 +41,50 @@ def exit_code_of(result: WhoCanResult) -> int:
 
 
 def run(request: WhoCanRequest) -> WhoCanResult:
-    """Collect what the request needs and answer every listed principal."""
+    """Collect what the request needs and answer every listed principal.
+
+    Two independent chains run at once: the fact store reads the bucket, object, key and each
+    account's organization once (`collect_facts`, as `diagnose` does), and each profile lists
+    its account's principals (`iam:GetAccountAuthorizationDetails`). The store's own
+    GetCallerIdentity tells which account each listing is of, so nothing is read twice."""
     from kmsdoctor.analyze.whocan import who_can
-    from kmsdoctor.aws import call, client, session_for
-    from kmsdoctor.collect import CollectRequest, collect_snapshot
+    from kmsdoctor.aws import client, session_for
+    from kmsdoctor.collect import CollectionPlan, ProfilePair, collect_facts
     from kmsdoctor.collect.account_principals import collect_account_principals
     from kmsdoctor.collect.fetch import parallel
-    from kmsdoctor.snapshot import Fetched
+    from kmsdoctor.questions import Question
 
-    profiles = []
-    for profile in (request.source_profile, request.target_profile):
-        if profile not in profiles:
-            profiles.append(profile)
-    # Sessions and clients are made here, in this thread (boto3 sessions are not thread-safe).
-    iam_clients = []
-    sts_clients = []
-    for profile in profiles:
-        session = session_for(profile, request.region)
-        iam_clients.append(client(session, "iam"))
-        sts_clients.append(client(session, "sts"))
-
-    def listing(index: int):
-        identity = call(sts_clients[index], "GetCallerIdentity")
-        if not identity.ok:
-            assert identity.error is not None
-            return None, Fetched.unknown(identity.error)
-        account = identity.response["Account"]
-        return account, collect_account_principals(iam_clients[index], account).principals
-
-    collect_request = CollectRequest(
-        source_profile=request.source_profile,
-        target_profile=request.target_profile,
-        bucket=request.bucket,
-        key=request.key,
-        role_arns=[],
+    profiles = list(dict.fromkeys([request.source_profile, request.target_profile]))
+    # Clients are made here, in this thread (boto3 sessions are not thread-safe); the plan
+    # makes its own.
+    iam_clients = [client(session_for(profile, request.region), "iam") for profile in profiles]
+    plan = CollectionPlan(
+        # The caller profile's own identity stands for its account: the plan then reads that
+        # account's organization, SCPs and VPC endpoints; the resource account's organization
+        # and RCPs come with the bucket.
+        questions=[Question("", request.bucket, request.key, None, request.operation)],
         region=request.region,
-        operation=request.operation,
         kms_key=request.kms_key,
+        pair=ProfilePair(resource=request.source_profile, caller=request.target_profile),
     )
     results = parallel(
-        lambda: collect_snapshot(collect_request),
-        *[(lambda i=i: listing(i)) for i in range(len(profiles))],
+        lambda: collect_facts(plan),
+        *[(lambda iam=iam: collect_account_principals(iam)) for iam in iam_clients],
     )
     snapshot, listings = results[0], results[1:]
-    listed = {account: principals for account, principals in listings if account is not None}
-    return who_can(snapshot, listed)
+    listed = {}
+    for profile, listing in zip(profiles, listings, strict=True):
+        account = _account_of_profile(snapshot, profile)
+        listed[account] = listing.principals
+    return who_can(snapshot, request.bucket, request.key, request.operation, listed)
+
+
+def _account_of_profile(snapshot: Any, profile: str | None) -> str:
+    for account_id, facts in snapshot.accounts.items():
+        if facts.profile == profile:
+            return account_id
+    # The plan identifies every profile it opens before reading anything.
+    raise AssertionError(f"profile {profile!r} was not identified")
 
 
 # --- JSON ------------------------------------------------------------------------------------

@@ -21,30 +21,29 @@ uses (`analyze_principal`); this module only lists, classifies and summarises.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from kmsdoctor.analyze.context import build_request_context
+from kmsdoctor.analyze.api import answer as answer_question
+from kmsdoctor.analyze.context import PLACEHOLDER_SESSION_NAME, build_request_context
 from kmsdoctor.analyze.model import CEILING_LOCKS, LOCK_NAMES, PrincipalDiagnosis, Verdict
 from kmsdoctor.arn import account_of
 from kmsdoctor.policy import parse_policy
 from kmsdoctor.policy.model import PolicyError, Request, RequestPrincipal
+from kmsdoctor.questions import Operation, Question
 from kmsdoctor.snapshot import (
     CallError,
     Fetched,
     NamedPolicy,
     PrincipalInfo,
     Snapshot,
-    TargetSide,
+    SnapshotView,
 )
 
 Category = Literal["principal", "service_linked", "aws_service"]
 SERVICE_LINKED_PATH = "/aws-service-role/"
 OUTSIDE_NOTE = "opened on the resource account's side; their own account decides"
-
-# Answers one principal against a snapshot view: the one analysis API (see kmsdoctor.analyze).
-Answer = Callable[[Snapshot, PrincipalInfo], PrincipalDiagnosis]
 
 
 @dataclass
@@ -116,15 +115,6 @@ class OutsidePrincipal:
             "denied_by": list(self.denied_by),
             "note": OUTSIDE_NOTE,
         }
-
-
-@dataclass
-class AccountListing:
-    """The principals of one account, as listed (or why they could not be)."""
-
-    account_id: str
-    principals: Fetched[list[PrincipalInfo]]
-    view: Snapshot  # the snapshot seen with this account as the caller's side
 
 
 @dataclass
@@ -277,38 +267,72 @@ def principal_answer(principal: PrincipalInfo, diagnosis: PrincipalDiagnosis) ->
 # --- the whole listing ---------------------------------------------------------------------------
 
 
-def who_can_listings(
-    snapshot: Snapshot, listings: Iterable[AccountListing], answer: Answer
+def who_can(
+    snapshot: Snapshot,
+    bucket: str,
+    key: str | None,
+    operation: Operation,
+    listed: Mapping[str, Fetched[list[PrincipalInfo]]],
 ) -> WhoCanResult:
-    """Every listed principal answered with `answer`, and the outside principals of the
-    snapshot's bucket and key policies. `snapshot` holds the request (bucket, key, operation)
-    and the resource account's facts; each listing carries the view its principals are
-    answered against."""
-    listings = list(listings)
-    request = snapshot.request
-    answers: list[PrincipalAnswer] = []
+    """Who can do `operation` on `bucket`/`key`: every principal of each listed account
+    (account id -> its roles and users, or why they could not be listed), each answered by
+    `kmsdoctor.analyze.answer` against `snapshot`'s facts, and the outside principals of the
+    bucket and key policies. `snapshot` holds the bucket, object and key facts and, for the
+    organization, SCPs and VPC endpoints of each listed account, its account facts."""
     readable: list[str] = []
     unreadable: dict[str, str] = {}
-    for listing in listings:
-        if not listing.principals.is_ok:
-            unreadable[listing.account_id] = listing.principals.reason()
+    principals = dict(snapshot.principals)
+    for account_id, fetched in listed.items():
+        if not fetched.is_ok:
+            unreadable[account_id] = fetched.reason()
             continue
-        readable.append(listing.account_id)
-        for principal in listing.principals.value or []:
-            answers.append(principal_answer(principal, answer(listing.view, principal)))
+        readable.append(account_id)
+        for principal in fetched.value or []:
+            principals[principal.arn] = principal
+    # The same facts, with every listed principal held once by its ARN.
+    facts = dataclasses.replace(snapshot, principals=principals)
+
+    answers: list[PrincipalAnswer] = []
+    notes: list[str] = []
+    for account_id in readable:
+        for principal in listed[account_id].value or []:
+            question = Question(principal.arn, bucket, key, None, operation)
+            for answered in answer_question(facts, question):
+                answers.append(principal_answer(principal, answered.diagnosis))
+                _add_notes(notes, answered.notes)
     answers.sort(key=_listing_order)
-    outside, notes = outside_principals(snapshot, set(readable), unreadable)
+
+    resource_view = facts.view(Question("", bucket, key, None, operation), key)
+    outside, outside_notes = outside_principals(resource_view, set(readable), unreadable)
+    region = resource_view.source.bucket.region
     return WhoCanResult(
-        bucket=request.bucket,
-        key=request.key,
-        operation=request.operation,
-        region=request.region,
+        bucket=bucket,
+        key=key,
+        operation=operation,
+        region=region.value if region.is_ok and region.value else snapshot.region,
         accounts=readable,
         unreadable_accounts=unreadable,
         principals=answers,
         outside=outside,
-        notes=notes,
+        notes=notes + outside_notes,
     )
+
+
+# The analysis words its session assumption for --role-arn principals; who-can's principals
+# are listed, not given, so it says the same thing in its own words.
+_ROLE_ARN_NOTE = "principals given with --role-arn"
+LISTED_SESSION_NOTE = (
+    f"each listed role is analysed as a session of itself named '{PLACEHOLDER_SESSION_NAME}' "
+    "(who-can observes no real session, so no session policy narrows it)"
+)
+
+
+def _add_notes(notes: list[str], more: list[str]) -> None:
+    for note in more:
+        if note.startswith(_ROLE_ARN_NOTE):
+            note = LISTED_SESSION_NOTE
+        if note not in notes:
+            notes.append(note)
 
 
 _CATEGORY_ORDER = {"principal": 0, "aws_service": 1, "service_linked": 2}
@@ -329,7 +353,7 @@ def _listing_order(answer: PrincipalAnswer) -> tuple[int, str, int, str]:
 _PROBE_ROLE = "kmsdoctor-who-can"
 
 
-def _template_requests(snapshot: Snapshot) -> tuple[Request | None, Request | None]:
+def _template_requests(snapshot: SnapshotView) -> tuple[Request | None, Request | None]:
     """The S3 and KMS requests of the operation (action, resource ARN), as the analysis builds
     them; the KMS one is None when no KMS key is involved."""
     account = snapshot.source.account_id.value if snapshot.source.account_id.is_ok else None
@@ -366,7 +390,7 @@ class _Entry:
 
 
 def outside_principals(
-    snapshot: Snapshot, readable: set[str], unreadable: dict[str, str]
+    snapshot: SnapshotView, readable: set[str], unreadable: dict[str, str]
 ) -> tuple[list[OutsidePrincipal], list[str]]:
     """The principals the bucket and key policies (and grants) open the operation to, that are
     not among the listed principals; and notes on what could not be walked."""
@@ -550,56 +574,3 @@ def _why_outside(entry: _Entry, readable: set[str], unreadable: dict[str, str]) 
 def not_collected(what: str) -> CallError:
     """A fact no call was made for (e.g. SCPs over the resource account seen as a caller)."""
     return CallError("", "NotCollected", what)
-
-
-# --- the two-account snapshot (schema v1): a view per account ------------------------------------
-
-
-def account_views(
-    snapshot: Snapshot, listed: dict[str, Fetched[list[PrincipalInfo]]]
-) -> list[AccountListing]:
-    """One listing per account: the caller account's principals are answered against the
-    snapshot as it is; the resource account's own principals against the snapshot seen from
-    that account (its organization; SCPs over it and its VPC endpoints were not collected, so
-    those ceilings are unknown, which alone never makes a verdict unknown)."""
-    target_id = snapshot.target.account_id.value if snapshot.target.account_id.is_ok else None
-    source_id = snapshot.source.account_id.value if snapshot.source.account_id.is_ok else None
-    listings: list[AccountListing] = []
-    for account_id, principals in listed.items():
-        if account_id == target_id or account_id != source_id:
-            view = snapshot
-        else:
-            view = dataclasses.replace(
-                snapshot,
-                target=TargetSide(
-                    profile=snapshot.source.profile,
-                    account_id=snapshot.source.account_id,
-                    caller=Fetched.absent(),
-                    organization=snapshot.source.organization,
-                    scps=Fetched.unknown(not_collected("SCPs over the resource account")),
-                    vpc_endpoints=Fetched.unknown(
-                        not_collected("VPC endpoints of the resource account")
-                    ),
-                    principals=[],
-                ),
-            )
-        listings.append(AccountListing(account_id, principals, view))
-    return listings
-
-
-def answer_with_analysis(view: Snapshot, principal: PrincipalInfo) -> PrincipalDiagnosis:
-    """The analysis `diagnose` runs, for one principal."""
-    from kmsdoctor.analyze import analyze_principal
-
-    diagnosis, _assumptions = analyze_principal(view, principal)
-    return diagnosis
-
-
-def who_can(
-    snapshot: Snapshot,
-    listed: dict[str, Fetched[list[PrincipalInfo]]],
-    answer: Answer = answer_with_analysis,
-) -> WhoCanResult:
-    """Who can do the snapshot's request (bucket, key, operation): every principal listed per
-    account (account id -> its roles and users), and the outside principals."""
-    return who_can_listings(snapshot, account_views(snapshot, listed), answer)

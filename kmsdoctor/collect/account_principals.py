@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kmsdoctor.aws import call_pages
+from kmsdoctor.collect.caller_account import read_managed_policy
 from kmsdoctor.collect.fetch import iso, parallel, parse_policy_document
-from kmsdoctor.collect.target import _managed_policy
 from kmsdoctor.snapshot import CallError, EntityInfo, Fetched, NamedPolicy, PrincipalInfo
 
 OPERATION = "GetAccountAuthorizationDetails"
@@ -46,14 +46,13 @@ PAGE_SIZE = 1000  # IAM's largest MaxItems
 class AccountPrincipals:
     """One account's roles and users, or why they could not be listed."""
 
-    account_id: str
     principals: Fetched[list[PrincipalInfo]]
     # Managed policies read on their own because the answer did not hold them (ARN list).
     policies_read_separately: list[str]
 
 
-def collect_account_principals(iam: Any, account_id: str) -> AccountPrincipals:
-    """Every role and user of the account `iam` reads (`account_id` is that account)."""
+def collect_account_principals(iam: Any) -> AccountPrincipals:
+    """Every role and user of the account whose credentials `iam` holds."""
     listed = call_pages(
         iam,
         "GetAccountAuthorizationDetails",
@@ -63,12 +62,12 @@ def collect_account_principals(iam: Any, account_id: str) -> AccountPrincipals:
     )
     if not listed.ok:
         assert listed.error is not None
-        return AccountPrincipals(account_id, Fetched.unknown(listed.error), [])
+        return AccountPrincipals(Fetched.unknown(listed.error), [])
     answer = listed.response or {}
     policies = _managed_policies(answer.get("Policies", []))
     missing = sorted(_referenced_policy_arns(answer) - set(policies))
     # Each missing policy once, concurrently: GetPolicy, then GetPolicyVersion.
-    fetched = parallel(*[(lambda arn=arn: _managed_policy(iam, arn)) for arn in missing])
+    fetched = parallel(*[(lambda arn=arn: read_managed_policy(iam, arn)) for arn in missing])
     for arn, policy in zip(missing, fetched, strict=True):
         policies[arn] = policy
     groups = {g["GroupName"]: g for g in answer.get("GroupDetailList", [])}
@@ -79,7 +78,7 @@ def collect_account_principals(iam: Any, account_id: str) -> AccountPrincipals:
     for user in answer.get("UserDetailList", []):
         principals.append(_user(user, policies, groups))
     principals.sort(key=lambda p: p.arn)
-    return AccountPrincipals(account_id, Fetched.ok(principals), missing)
+    return AccountPrincipals(Fetched.ok(principals), missing)
 
 
 # --- the answer's managed policies --------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from kmsdoctor import aws
 from kmsdoctor.collect import account_principals
 from kmsdoctor.collect.account_principals import collect_account_principals
-from kmsdoctor.collect.target import PrincipalRef, collect_principal
+from kmsdoctor.collect.caller_account import PrincipalRef, collect_principal
 from tests.trust.harness import admin_credentials
 from tests.whocan.conftest import B, role_arn, user_arn
 
@@ -23,7 +23,7 @@ def iam_of(box, profile: str = "b") -> Any:
 
 
 def listed(box) -> dict[str, Any]:
-    listing = collect_account_principals(iam_of(box), B)
+    listing = collect_account_principals(iam_of(box))
     assert listing.principals.is_ok, listing.principals.reason()
     return {p.arn: p for p in listing.principals.value}
 
@@ -92,7 +92,7 @@ def test_a_listing_the_profile_may_not_make_is_unknown_not_a_crash(many_roles, a
         "perform: iam:GetAccountAuthorizationDetails",
         status=403,
     )
-    listing = collect_account_principals(iam_of(many_roles), B)
+    listing = collect_account_principals(iam_of(many_roles))
     assert listing.principals.is_unknown
     assert listing.principals.error.operation == "iam:GetAccountAuthorizationDetails"
     assert listing.principals.error.code == "AccessDenied"
@@ -127,7 +127,7 @@ def test_a_policy_the_answer_leaves_out_is_read_once_for_all_who_attach_it(
 
     monkeypatch.setattr(account_principals, "call_pages", without_that_policy)
     aws_faults.calls.clear()
-    listing = collect_account_principals(iam, B)
+    listing = collect_account_principals(iam)
     principals = {p.arn: p for p in listing.principals.value}
     assert listing.policies_read_separately == [policy_arn]
     assert aws_faults.calls.count("iam:GetPolicy") == 1
@@ -219,7 +219,7 @@ def test_roles_and_policies_spread_over_pages_are_all_listed():
         {"RoleDetailList": [_role_detail(f"Role{i}") for i in range(3, 5)]},
         {"RoleDetailList": [], "Policies": [shared]},
     ]
-    listing = collect_account_principals(_PagedIam(pages), B)
+    listing = collect_account_principals(_PagedIam(pages))
     principals = listing.principals.value
     assert [p.arn for p in principals] == [role_arn(f"Role{i}") for i in range(5)]
     for principal in principals:

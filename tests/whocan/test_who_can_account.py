@@ -8,31 +8,22 @@ import json
 import boto3
 import pytest
 
-from kmsdoctor import aws
-from kmsdoctor.analyze.whocan import who_can
-from kmsdoctor.collect import CollectRequest, collect_snapshot
-from kmsdoctor.collect.account_principals import collect_account_principals
+from kmsdoctor.whocan import WhoCanRequest, run
 from tests.trust.harness import admin_credentials
 from tests.whocan.conftest import BUCKET, OBJECT_KEY, PARTNER, A, B, role_arn, user_arn
 
 
 def run_who_can(box, operation: str = "read"):
-    snapshot = collect_snapshot(
-        CollectRequest(
+    return run(
+        WhoCanRequest(
             source_profile="a",
             target_profile="b",
             bucket=BUCKET,
             key=OBJECT_KEY,
-            role_arns=[],
-            region=box.region,
             operation=operation,
+            region=box.region,
         )
     )
-    listed = {}
-    for account, profile in ((A, "a"), (B, "b")):
-        iam = aws.client(aws.session_for(profile, box.region), "iam")
-        listed[account] = collect_account_principals(iam, account).principals
-    return who_can(snapshot, listed)
 
 
 @pytest.fixture
@@ -148,3 +139,43 @@ def test_writers_are_answered_for_the_write_requests(many_roles):
     assert result.operation == "write"
     # Nobody's policies allow s3:PutObject: every principal is shut.
     assert result.allowed() == []
+
+
+def test_each_fact_is_read_once_whatever_the_number_of_principals(many_roles, aws_faults):
+    aws_faults.calls.clear()
+    result = run_who_can(many_roles)
+    calls = aws_faults.calls
+    assert len(result.principals) == 10
+    for fact in ("s3:GetBucketPolicy", "s3:HeadObject", "kms:GetKeyPolicy", "kms:ListGrants"):
+        assert calls.count(fact) == 1, fact
+    assert calls.count("iam:GetAccountAuthorizationDetails") == 2  # one per account
+    assert calls.count("sts:GetCallerIdentity") == 2  # one per profile
+    # Only the target profile's own role is read one call at a time (it stands for B's
+    # account in the plan); the ten listed principals cost nothing more.
+    assert calls.count("iam:GetRole") == 1
+    assert calls.count("iam:GetPolicy") == 0
+
+
+def test_a_role_of_the_resource_account_is_answered_as_a_same_account_read(many_roles):
+    """A's own LakeAdminRole: its identity policy is enough for the bucket (same account), and
+    the key policy's root-of-A statement lets A's IAM decide for the key."""
+    iam = boto3.client("iam", region_name=many_roles.region, **admin_credentials(many_roles, A))
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{A}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName="LakeAdminRole", AssumeRolePolicyDocument=json.dumps(trust))
+    read = many_roles.scenario["target"]["roles"]["BIAnalyticsRole"]["inline"]["ReadCuratedLake"]
+    iam.put_role_policy(
+        RoleName="LakeAdminRole", PolicyName="ReadLake", PolicyDocument=json.dumps(read)
+    )
+    result = run_who_can(many_roles)
+    admin = answer_of(result, role_arn("LakeAdminRole", account=A))
+    assert admin.account == A
+    assert admin.verdict == "allow"
