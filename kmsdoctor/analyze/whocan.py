@@ -1,8 +1,9 @@
 """Who can read (or write) this object: every role and user of the readable accounts, and the
 principals outside them that the resource account's policies open to.
 
-Pure analysis: no boto3, no CLI. Each principal is answered by the same analysis `diagnose`
-uses (`analyze_principal`); this module only lists, classifies and summarises.
+Pure analysis: no boto3, no CLI. Each principal is answered by the one analysis API
+(`kmsdoctor.analyze.answer`, what `diagnose` runs); this module only lists, classifies and
+summarises.
 
 - For each principal that cannot, the *first shut lock*: an explicit Deny first (it wins however
   many other locks are open), else the first implicitly shut lock in report order (identity,
