@@ -76,3 +76,13 @@ def test_an_unknown_profile_is_one_line_and_exit_2(many_roles):
         "who-can", "--source-profile", "nope", "--target-profile", "b", "--bucket", BUCKET
     )
     assert "profile 'nope'" in run.one_line_error()
+
+
+def test_a_missing_bucket_is_one_line_and_exit_2(many_roles):
+    run = who_can(address="s3://no-such-bucket-anywhere/x")
+    assert "no-such-bucket-anywhere" in run.one_line_error()
+
+
+def test_an_address_that_is_not_s3_is_one_line_and_exit_2(many_roles):
+    run = who_can(address="arn:aws:kms:eu-west-1:111111111111:key/abcd")
+    assert "is not an S3 bucket" in run.one_line_error()
