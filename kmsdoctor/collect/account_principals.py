@@ -26,10 +26,12 @@ that cannot be read makes unknown only the principals that use it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kmsdoctor.aws import call_pages
+from kmsdoctor.arn import account_of
+from kmsdoctor.aws import call_pages, client, session_for
 from kmsdoctor.collect.caller_account import read_managed_policy
 from kmsdoctor.collect.fetch import iso, parallel, parse_policy_document
 from kmsdoctor.snapshot import CallError, EntityInfo, Fetched, NamedPolicy, PrincipalInfo
@@ -235,3 +237,35 @@ def _group_policies(
                 )
             )
     return Fetched.ok(collected)
+
+
+def list_accounts(
+    profiles: Mapping[str, str | None], region: str | None
+) -> dict[str, Fetched[list[PrincipalInfo]]]:
+    """Each account's roles and users, listed through its profile (account id -> profile, as a
+    check file's `[accounts]` gives them), all accounts at once. A profile that turns out to read
+    another account makes that account's listing unknown rather than mislabelled."""
+    accounts = list(profiles)
+    # Sessions and clients here, in this thread: boto3 sessions are not thread-safe.
+    clients = [client(session_for(profiles[account], region), "iam") for account in accounts]
+    listings = parallel(*[(lambda iam=iam: collect_account_principals(iam)) for iam in clients])
+    listed: dict[str, Fetched[list[PrincipalInfo]]] = {}
+    for account, listing in zip(accounts, listings, strict=True):
+        listed[account] = _in_account(account, profiles[account], listing.principals)
+    return listed
+
+
+def _in_account(
+    account: str, profile: str | None, fetched: Fetched[list[PrincipalInfo]]
+) -> Fetched[list[PrincipalInfo]]:
+    for principal in fetched.value or []:
+        other = account_of(principal.arn)
+        if other != account:
+            return Fetched.unknown(
+                CallError(
+                    f"iam:{OPERATION}",
+                    "WrongAccount",
+                    f"profile {profile or 'default'} lists account {other}, not {account}",
+                )
+            )
+    return fetched

@@ -227,3 +227,17 @@ def test_roles_and_policies_spread_over_pages_are_all_listed():
         assert policy.version_id == "v2"  # the default version, not the first
         assert policy.document["Statement"][0]["Action"] == "s3:*"  # text parsed to JSON
     assert listing.policies_read_separately == []
+
+
+def test_accounts_are_listed_through_their_own_profiles(many_roles):
+    listed = account_principals.list_accounts({B: "b", "111111111111": "a"}, many_roles.region)
+    assert listed["111111111111"].is_ok  # A has no role or user in this sandbox
+    assert role_arn("BoundaryRole") in [p.arn for p in listed[B].value]
+
+
+def test_a_profile_that_reads_another_account_is_not_taken_at_its_word(many_roles):
+    listed = account_principals.list_accounts({"333333333333": "b"}, many_roles.region)
+    assert listed["333333333333"].is_unknown
+    assert "profile b lists account 222222222222, not 333333333333" in (
+        listed["333333333333"].error.message
+    )
