@@ -138,3 +138,32 @@ def test_a_role_both_a_service_and_an_account_may_assume_is_not_set_apart():
     assert category_of(mixed) == "principal"
     entity.trust_policy = {"Statement": [{**trust["Statement"][0], "Principal": {"Service": "x"}}]}
     assert category_of(mixed) == "aws_service"
+
+
+def test_a_principal_whose_policies_cannot_be_read_is_undecided_not_denied():
+    from kmsdoctor.analyze.whocan import who_can
+    from kmsdoctor.snapshot import Snapshot
+    from tests.analyze.factories import BUCKET, OBJECT_KEY, ROLE_ARN
+
+    hidden = make_principal(
+        f"arn:aws:iam::{B}:role/HiddenRole",
+        attached=unknown("iam:GetPolicy"),
+        session_arn=None,
+        source="role_arn",
+    )
+    reader = make_principal(ROLE_ARN, session_arn=None, source="role_arn")
+    b_root = f"arn:aws:iam::{B}:root"  # A lets B's account in: B's IAM decides
+    view = make_snapshot(
+        principals=[reader],
+        bucket_policy_doc=bucket_policy(read_statement({"AWS": b_root}, "AccountB")),
+        key=make_key(policy=key_policy(allow_role_decrypt_statement(b_root, "AccountB"))),
+    )
+    snapshot = Snapshot.from_view(view)
+    result = who_can(snapshot, BUCKET, OBJECT_KEY, "read", {B: Fetched.ok([reader, hidden])})
+    answers = {p.principal: p for p in result.principals}
+    assert answers[ROLE_ARN].verdict == "allow"
+    assert answers[hidden.arn].verdict == "unknown"
+    assert answers[hidden.arn].locks_unknown == ["identity"]
+    assert "iam:GetPolicy failed with AccessDeniedException" in answers[hidden.arn].reason
+    assert result.undecided() == [hidden.arn]
+    assert not result.complete
