@@ -28,8 +28,9 @@ from typing import Any, Literal
 
 from kmsdoctor.analyze.api import answer as answer_question
 from kmsdoctor.analyze.context import PLACEHOLDER_SESSION_NAME, build_request_context
-from kmsdoctor.analyze.model import CEILING_LOCKS, LOCK_NAMES, PrincipalDiagnosis, Verdict
+from kmsdoctor.analyze.model import PrincipalDiagnosis, Verdict
 from kmsdoctor.arn import account_of
+from kmsdoctor.lock_catalogue import CEILING_LOCKS, LOCK_NAMES
 from kmsdoctor.policy import parse_policy
 from kmsdoctor.policy.model import PolicyError, Request, RequestPrincipal
 from kmsdoctor.questions import Operation, Question
