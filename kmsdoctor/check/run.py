@@ -180,26 +180,17 @@ def list_account_principals(
     profiles: dict[str, str | None], region: str | None
 ) -> dict[str, Fetched[list[PrincipalInfo]]] | None:
     """Every role and user of each account, read through its profile (who-can's listing,
-    one GetAccountAuthorizationDetails walk per account). None: this build has no listing."""
-    try:
-        from kmsdoctor.collect.account_principals import collect_account_principals
-    except ImportError:  # who-can's account listing (issue 11) is not in this build
-        return None
-    from kmsdoctor.aws import client, session_for
+    one GetAccountAuthorizationDetails walk per account); an account with no profile is
+    unknown, naming it."""
+    from kmsdoctor.collect.account_principals import list_accounts
     from kmsdoctor.snapshot import no_profile_error
 
-    def one(account: str, profile: str | None) -> Fetched[list[PrincipalInfo]]:
+    readable = {account: profile for account, profile in profiles.items() if profile is not None}
+    listed = list_accounts(readable, region) if readable else {}
+    for account, profile in profiles.items():
         if profile is None:
-            return Fetched.unknown(no_profile_error(account, "roles and users"))
-        iam = client(session_for(profile, region), "iam", region)
-        return collect_account_principals(iam, account).principals
-
-    accounts = list(profiles.items())
-    with worker_pool(max(1, min(len(accounts), 4))) as pool:
-        futures = [pool.submit(one, account, profile) for account, profile in accounts]
-        return {
-            account: future.result() for (account, _), future in zip(accounts, futures, strict=True)
-        }
+            listed[account] = Fetched.unknown(no_profile_error(account, "roles and users"))
+    return listed
 
 
 NOT_LISTED_NOTE = (
