@@ -180,6 +180,33 @@ def measure(mode: str, args: list[str], env: dict[str, str], proxy: DelayProxy) 
     )
 
 
+# Issue #13's targets, against `import boto3` timed in the same run (the machine's speed cancels).
+FIRST_REQUEST_TARGET = 2.0  # first AWS request at most 2x `python -c "import boto3"`
+AFTER_LAST_RESPONSE_TARGET_S = 0.100  # last response to process exit
+
+
+def import_boto3_s() -> float:
+    """Median wall time of `python -c "import boto3"`: the floor of any boto3 tool's start-up."""
+    samples = []
+    for _ in range(RUNS):
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-c", "import boto3"], check=True, cwd=ROOT)
+        samples.append(time.monotonic() - started)
+    return statistics.median(samples)
+
+
+def _report_startup_and_exit(m: Measurement, boto3_s: float) -> None:
+    ratio = m.first_request_s / boto3_s
+    print(
+        f"  start-up ratio       {ratio:7.2f}x    first AWS request / `import boto3` "
+        f"({boto3_s * 1000:.0f} ms this run), target <= {FIRST_REQUEST_TARGET:.0f}x"
+    )
+    print(
+        f"  last response->exit  {m.after_last_response_s * 1000:7.0f} ms   "
+        f"target <= {AFTER_LAST_RESPONSE_TARGET_S * 1000:.0f} ms"
+    )
+
+
 def _report(m: Measurement) -> None:
     print(f"{m.mode}:")
     print(f"  AWS calls            {m.calls}")
@@ -234,8 +261,11 @@ def main() -> None:
                 modes = [("diagnose --no-probe", box.cli_args("diagnose", "--no-probe"))]
                 if _probe_available():
                     modes.append(("diagnose (with probe)", box.cli_args("diagnose")))
+                boto3_s = import_boto3_s()
                 for mode, args in modes:
-                    _report(measure(mode, args, env, proxy))
+                    measurement = measure(mode, args, env, proxy)
+                    _report(measurement)
+                    _report_startup_and_exit(measurement, boto3_s)
     finally:
         os.environ.clear()
         os.environ.update(saved_env)

@@ -17,6 +17,7 @@ Standard AWS behaviour is kept: profiles, SSO, environment credentials, and `AWS
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -153,6 +154,10 @@ CONNECTION_ERROR_CODES = frozenset(
 
 _SSO_ERRORS = (bce.SSOError, bce.TokenRetrievalError)
 
+# Set once the process's first AWS answer is in: from then on it mostly waits on the network, and
+# the CLI imports the analysis and the report in that time instead of after the last answer.
+first_answer = threading.Event()
+
 # boto3 sessions are not thread-safe, clients are: client creation is serialised so workers may
 # create a client (e.g. KMS in the key's Region) while others are calling AWS.
 _CLIENT_LOCK = threading.Lock()
@@ -195,16 +200,24 @@ class CallResult:
 
 
 def session_for(profile: str | None, region: str | None) -> boto3.Session:
-    """A session with standard AWS resolution (profile, SSO, env); `region` overrides the
-    profile's Region. An unknown profile is a UsageError."""
+    """A session with standard AWS resolution (profile, SSO, env). The Region as the AWS CLI v2
+    picks it: `region` (--region), else AWS_REGION, else AWS_DEFAULT_REGION, else the profile's
+    (botocore alone reads only the last two). An unknown profile is a UsageError naming it, also
+    when it came from AWS_PROFILE."""
+    region = region or os.environ.get("AWS_REGION") or None
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
-    except bce.ProfileNotFound:
-        raise UsageError(f"profile {profile!r} is not in your AWS config files") from None
+    except bce.ProfileNotFound as exc:
+        raise _usage_error_for(exc, profile or _profile_from_env()) from None
     except bce.BotoCoreError as exc:
-        raise _usage_error_for(exc, profile or "default") from None
+        raise _usage_error_for(exc, profile or _profile_from_env()) from None
     share_model_loader(session)
     return session
+
+
+def _profile_from_env() -> str:
+    """The profile botocore uses when none is given: AWS_PROFILE, else AWS_DEFAULT_PROFILE."""
+    return os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE") or "default"
 
 
 _shared_loader: Any = None
@@ -332,10 +345,13 @@ def _run(aws_client: Any, operation: str, fn: Any) -> CallResult:
     )
     attempts = 0
     try:
-        for attempt in retrying:
-            with attempt:
-                attempts = attempt.retry_state.attempt_number
-                response = fn()
+        try:
+            for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    response = fn()
+        finally:
+            first_answer.set()
     except bce.ClientError as exc:
         error = exc.response.get("Error", {})
         code = str(error.get("Code") or "Unknown")
@@ -384,6 +400,8 @@ def _log(name: str, outcome: str, started: float, attempts: int) -> None:
 def _usage_error_for(exc: Exception, label: str) -> UsageError:
     """One line for a credential or configuration problem; never the credentials themselves."""
     if isinstance(exc, bce.ProfileNotFound):
+        # botocore's exception names the profile it looked for (AWS_PROFILE included).
+        label = getattr(exc, "kwargs", {}).get("profile") or label
         return UsageError(f"profile {label!r} is not in your AWS config files")
     if isinstance(exc, _SSO_ERRORS):
         return UsageError(

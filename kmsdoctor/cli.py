@@ -7,25 +7,43 @@ fast and work without AWS libraries being loaded.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import os
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from kmsdoctor import plain_options
 from kmsdoctor.errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+
+plain_options.install()  # option values without pydantic: see plain_options.py (start-up time)
+
+
+def _example(*lines: str) -> str:
+    """A help example that pastes as one command: click keeps a paragraph after \\b as it is."""
+    body = " \\\n      ".join(lines)
+    return f"Example:\n\n\b\n    {body}"
+
 
 app = typer.Typer(
     name="kmsdoctor",
     help="Find which lock is shut when a cross-account read of an SSE-KMS S3 object is denied.",
+    epilog=_example(
+        "kmsdoctor diagnose --source-profile a --target-profile b",
+        "--bucket s3://datalake-curated-a/sales/2026/q1/regions.parquet",
+    ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
+    # Plain help: no boxes around the examples (they are copied), no <str>/<bool> type column.
+    rich_markup_mode=None,
 )
 
 
@@ -44,61 +62,178 @@ class Expected(StrEnum):
     deny = "deny"
 
 
+# Metavars are set on every option: typer's defaults (<str>, <bool>, <list[str]>) say nothing a
+# user can act on; a flag gets none.
 SourceProfile = Annotated[
     str | None,
-    typer.Option(help="Profile for account A, which owns the bucket and the KMS key."),
+    typer.Option(
+        metavar="PROFILE",
+        help="Profile for the resource account (A), which owns the bucket and the KMS key.",
+    ),
 ]
 TargetProfile = Annotated[
     str | None,
-    typer.Option(help="Profile for account B, the caller's account (or the caller itself)."),
+    typer.Option(
+        metavar="PROFILE",
+        help="Profile for the caller account (B), or for the caller itself.",
+    ),
 ]
-Bucket = Annotated[str, typer.Option(help="The bucket name (not an ARN).")]
-ObjectKey = Annotated[str | None, typer.Option("--key", help="The object key that is denied.")]
+Bucket = Annotated[
+    str,
+    typer.Option(
+        metavar="BUCKET",
+        help="The bucket: a name, s3://BUCKET/KEY or an S3 object ARN (which also give --key).",
+    ),
+]
+ObjectKey = Annotated[
+    str | None, typer.Option("--key", metavar="KEY", help="The object key that is denied.")
+]
 RoleArns = Annotated[
     list[str] | None,
     typer.Option(
         "--role-arn",
+        metavar="ARN",
         help="A role in B to check instead of the target profile's own identity. Repeatable.",
     ),
 ]
-Region = Annotated[str | None, typer.Option(help="Region of the bucket and key.")]
+Region = Annotated[
+    str | None,
+    typer.Option(
+        metavar="REGION",
+        help="Region of the bucket and key (else AWS_REGION, AWS_DEFAULT_REGION, the profile's).",
+    ),
+]
 KmsKey = Annotated[
     str | None,
     typer.Option(
         "--kms-key",
+        metavar="KEY_ID",
         help="The KMS key to check (ARN, id or alias in A), e.g. from the AccessDenied message. "
         "The key recorded on the object still wins when the object can be read.",
     ),
 ]
 OperationOpt = Annotated[
     Operation,
-    typer.Option(help="read: GetObject + kms:Decrypt. write: PutObject + GenerateDataKey."),
+    typer.Option(
+        metavar="read|write",
+        help="read: GetObject + kms:Decrypt. write: PutObject + GenerateDataKey.",
+    ),
 ]
 FormatOpt = Annotated[
     OutputFormat,
-    typer.Option("--format", help="text for people, json for scripts."),
+    typer.Option("--format", metavar="text|json", help="text for people, json for scripts."),
 ]
-DebugOpt = Annotated[bool, typer.Option(help="Log each AWS call (never credentials or data).")]
+DebugOpt = Annotated[
+    bool,
+    typer.Option("--debug", metavar="", help="Log each AWS call (never credentials or data)."),
+]
 KeyPolicyFile = Annotated[
     Path | None,
     typer.Option(
-        "--key-policy", help="What if: analyse with this key policy (a JSON file) in place."
+        "--key-policy",
+        metavar="FILE",
+        help="What if: analyse with this key policy (a JSON file) in place.",
     ),
 ]
 BucketPolicyFile = Annotated[
     Path | None,
     typer.Option(
-        "--bucket-policy", help="What if: analyse with this bucket policy (a JSON file) in place."
+        "--bucket-policy",
+        metavar="FILE",
+        help="What if: analyse with this bucket policy (a JSON file) in place.",
     ),
 ]
 IdentityPolicyFiles = Annotated[
     list[str] | None,
     typer.Option(
         "--identity-policy",
+        metavar="NAME=FILE",
         help="What if: add or replace the caller's inline policy NAME with FILE (NAME=FILE). "
         "Repeatable.",
     ),
 ]
+FixDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--fix-dir",
+        metavar="DIR",
+        help="Write each fix's patched policy to a file in DIR, named after the policy it "
+        "replaces; the command that would apply it is printed beside it (never run).",
+    ),
+]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from kmsdoctor import __version__
+
+        typer.echo(f"kmsdoctor {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            metavar="",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Find which lock is shut when a cross-account read of an SSE-KMS S3 object is denied."""
+
+
+# --- what the user asked ------------------------------------------------------------------------
+
+# botocore's own check of a bucket name (legacy names included); anything else would come back
+# as botocore's ParamValidationError with its regular expression.
+_BUCKET_NAME = re.compile(r"^[a-zA-Z0-9.\-_]{1,255}$")
+
+
+def _bucket_and_key(bucket: str, key: str | None) -> tuple[str, str | None]:
+    """The bucket name and object key from --bucket (a name, s3://BUCKET/KEY or an S3 object
+    ARN) and --key. Bad input is a UsageError; a key that looks like a typo gets a hint."""
+    from kmsdoctor.arn import split_s3_address
+
+    if key is not None and (key.startswith("s3://") or _is_s3_arn(key)):
+        raise UsageError(
+            f"--key {key!r} is an S3 address, not a key: pass it as --bucket {key} "
+            "(the key is taken from it)"
+        )
+    name, address_key = split_s3_address(bucket)
+    if not _BUCKET_NAME.match(name):
+        raise UsageError(
+            f"--bucket {bucket!r}: {name!r} is not a bucket name "
+            "(give a name, s3://BUCKET/KEY or an S3 object ARN)"
+        )
+    if address_key is not None:
+        if key is not None and key != address_key:
+            raise UsageError(
+                f"--bucket {bucket!r} names the key {address_key!r} but --key says {key!r}: "
+                "give one of them"
+            )
+        key = address_key
+    if key is not None and key.startswith("/"):
+        _hint(
+            f"the key {key!r} starts with '/': S3 keys rarely do (s3://{name}{key} has key "
+            f"{key[1:]!r}); checking it as given"
+        )
+    return name, key
+
+
+def _is_s3_arn(text: str) -> bool:
+    from kmsdoctor.arn import parse_arn
+
+    parsed = parse_arn(text)
+    return parsed is not None and parsed.service == "s3"
+
+
+def _hint(message: str) -> None:
+    typer.echo(f"kmsdoctor: hint: {message}", err=True)
 
 
 def _collect_request(
@@ -113,6 +248,7 @@ def _collect_request(
 ):
     from kmsdoctor.collect import CollectRequest
 
+    bucket, key = _bucket_and_key(bucket, key)
     return CollectRequest(
         source_profile=source_profile,
         target_profile=target_profile,
@@ -171,10 +307,56 @@ def _setup_logging(debug: bool) -> None:
         enable_debug_logging()
 
 
-@app.command()
+@contextlib.contextmanager
+def _progress(message: str) -> Iterator[None]:
+    """A spinner line on stderr while AWS is being read, only when stderr is a terminal: a
+    script or a log file gets nothing."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield
+
+
+def _import_while_waiting(*modules: str) -> None:
+    """Import what comes after collection (the analysis, the report) while the collection waits
+    on AWS, instead of after its last answer: started on the first answer, so it does not slow
+    the start-up before the first request either. A daemon thread: it never delays an exit."""
+
+    def run() -> None:
+        import importlib
+
+        from kmsdoctor.aws import first_answer
+
+        first_answer.wait()
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the main thread imports it again and reports any error
+                return
+
+    threading.Thread(target=run, name="kmsdoctor-import-ahead", daemon=True).start()
+
+
+STDOUT_PATH = Path("-")
+
+
+@app.command(
+    short_help="Read both accounts' configuration into a snapshot file.",
+    epilog=_example(
+        "kmsdoctor collect --source-profile a --target-profile b",
+        "--bucket s3://datalake-curated-a/sales/2026/q1/regions.parquet",
+        "--output snapshot.json",
+    ),
+)
 def collect(
     bucket: Bucket,
-    output: Annotated[Path, typer.Option(help="Where to write the snapshot JSON.")],
+    output: Annotated[
+        Path,
+        typer.Option(metavar="FILE", help="Where to write the snapshot JSON; - for stdout."),
+    ],
     source_profile: SourceProfile = None,
     target_profile: TargetProfile = None,
     key: ObjectKey = None,
@@ -185,14 +367,23 @@ def collect(
     output_format: FormatOpt = OutputFormat.text,
     debug: DebugOpt = False,
 ) -> None:
-    """Read both accounts' configuration into one snapshot file (read-only)."""
+    """Read both accounts' configuration into one snapshot file (read-only); analyse it later
+    with `kmsdoctor analyze`, offline."""
     _setup_logging(debug)
     from kmsdoctor.collect import collect_snapshot
 
     request = _collect_request(
         source_profile, target_profile, bucket, key, role_arn, region, operation, kms_key
     )
-    snapshot = collect_snapshot(request)
+    with _progress("reading both accounts' configuration…"):
+        snapshot = collect_snapshot(request)
+    if output == STDOUT_PATH:
+        # The snapshot is the output; what was written and what is unknown go to stderr.
+        from kmsdoctor.report import write_stdout
+
+        write_stdout(snapshot.to_json())
+        _report_collection(snapshot, None, output_format, err=True)
+        return
     try:
         output.write_text(snapshot.to_json(), encoding="utf-8")
     except OSError as exc:
@@ -200,45 +391,61 @@ def collect(
     _report_collection(snapshot, output, output_format)
 
 
-def _report_collection(snapshot, output: Path, output_format: OutputFormat) -> None:
+def _report_collection(
+    snapshot, output: Path | None, output_format: OutputFormat, err: bool = False
+) -> None:
     """What was written, and which facts the profiles could not read (scripts check these)."""
     import json
 
+    from kmsdoctor.report import document_header, request_of, write_stdout
     from kmsdoctor.snapshot import unknown_facts
 
     unknown = unknown_facts(snapshot)
+    where = "-" if output is None else str(output)
     if output_format is OutputFormat.json:
         document = {
             "schema_version": snapshot.schema_version,
-            "output": str(output),
+            **document_header(request_of(snapshot)),
+            "output": where,
             "unknown": [
                 {"where": where, "operation": error.operation, "code": error.code}
                 for where, error in unknown
             ],
         }
-        typer.echo(json.dumps(document, indent=2))
-        return
-    typer.echo(f"snapshot written to {output}")
-    for where, error in unknown:
-        call = f"{error.operation} " if error.operation else ""
-        typer.echo(f"  unknown: {where} ({call}{error.code})")
+        text = json.dumps(document, indent=2) + "\n"
+    else:
+        lines = ["snapshot written to stdout" if output is None else f"snapshot written to {where}"]
+        for fact, error in unknown:
+            call = f"{error.operation} " if error.operation else ""
+            lines.append(f"  unknown: {fact} ({call}{error.code})")
+        text = "\n".join(lines) + "\n"
+    if err:
+        sys.stderr.write(text)
+    else:
+        write_stdout(text)
 
 
-@app.command()
+@app.command(
+    short_help="Diagnose offline from a snapshot file. No AWS access.",
+    epilog=_example("kmsdoctor analyze snapshot.json --fix-dir fixes/"),
+)
 def analyze(
-    snapshot_file: Annotated[Path, typer.Argument(help="A snapshot written by `collect`.")],
+    # Described in the docstring: typer would print a <path> type beside an argument.
+    snapshot_file: Annotated[Path, typer.Argument(metavar="SNAPSHOT", hidden=True)],
     output_format: FormatOpt = OutputFormat.text,
     key_policy: KeyPolicyFile = None,
     bucket_policy: BucketPolicyFile = None,
     identity_policy: IdentityPolicyFiles = None,
+    fix_dir: FixDir = None,
 ) -> None:
     """Diagnose offline from a snapshot file. No AWS access.
 
-    With --key-policy, --bucket-policy or --identity-policy, a proposed policy is checked before
-    it is applied: the snapshot is analysed with that document in place of the collected one.
+    SNAPSHOT is a file written by `kmsdoctor collect`. With --key-policy, --bucket-policy or
+    --identity-policy, a proposed policy is checked before it is applied: the snapshot is
+    analysed with that document in place of the collected one.
     """
     from kmsdoctor.analyze import analyze_snapshot
-    from kmsdoctor.report import emit
+    from kmsdoctor.report import emit, request_of
     from kmsdoctor.snapshot import Snapshot, SnapshotError
 
     what_if = _what_if(key_policy, bucket_policy, identity_policy)
@@ -258,10 +465,17 @@ def analyze(
         snapshot, what_if_notes = apply_what_if(snapshot, what_if)
     diagnosis = analyze_snapshot(snapshot)
     diagnosis.notes.extend(what_if_notes)
-    raise typer.Exit(emit(diagnosis, output_format.value))
+    raise typer.Exit(emit(diagnosis, output_format.value, request_of(snapshot), fix_dir))
 
 
-@app.command()
+@app.command(
+    short_help="Collect, probe, analyse: which lock is shut and how to open it.",
+    epilog=_example(
+        "kmsdoctor diagnose --source-profile a --target-profile b",
+        "--bucket s3://datalake-curated-a/sales/2026/q1/regions.parquet",
+        "--role-arn arn:aws:iam::222222222222:role/BIAnalyticsRole",
+    ),
+)
 def diagnose(
     bucket: Bucket,
     source_profile: SourceProfile = None,
@@ -272,16 +486,29 @@ def diagnose(
     operation: OperationOpt = Operation.read,
     kms_key: KmsKey = None,
     no_probe: Annotated[
-        bool, typer.Option("--no-probe", help="Analyse policies only; make no calls as the caller.")
+        bool,
+        typer.Option(
+            "--no-probe", metavar="", help="Analyse policies only; make no calls as the caller."
+        ),
     ] = False,
     probe_decrypt: Annotated[
         bool,
-        typer.Option(help="Also run a kms:Decrypt round trip (A encrypts a random value)."),
+        typer.Option(
+            "--probe-decrypt",
+            metavar="",
+            help="Also run a kms:Decrypt round trip (A encrypts a random value).",
+        ),
     ] = False,
     cloudtrail: Annotated[
-        bool, typer.Option(help="Look up recent denied KMS events in both accounts' CloudTrail.")
+        bool,
+        typer.Option(
+            "--cloudtrail",
+            metavar="",
+            help="Look up recent denied KMS events in both accounts' CloudTrail.",
+        ),
     ] = False,
     output_format: FormatOpt = OutputFormat.text,
+    fix_dir: FixDir = None,
     debug: DebugOpt = False,
     expect: Annotated[
         Expected | None,
@@ -300,7 +527,7 @@ def diagnose(
     answers would be of the configuration as it is).
     """
     _setup_logging(debug)
-    from kmsdoctor.diagnose import DiagnoseOptions, run_diagnosis
+    from kmsdoctor.diagnose import DiagnoseOptions, run_diagnosis_with_snapshot
 
     what_if = _what_if(key_policy, bucket_policy, identity_policy)
     request = _collect_request(
@@ -312,10 +539,18 @@ def diagnose(
         cloudtrail=cloudtrail,
         what_if=None if what_if.is_empty() else what_if,
     )
-    diagnosis = run_diagnosis(request, options)
-    from kmsdoctor.report import emit
+    report_module = "kmsdoctor.report." + (
+        "json_report" if output_format.value == "json" else "text_report"
+    )
+    _import_while_waiting("kmsdoctor.analyze", report_module)
+    doing = "reading both accounts' configuration"
+    if options.probe:
+        doing += " and probing as the caller"
+    with _progress(doing + "…"):
+        snapshot, diagnosis = run_diagnosis_with_snapshot(request, options)
+    from kmsdoctor.report import emit, request_of
 
-    code = emit(diagnosis, output_format.value)
+    code = emit(diagnosis, output_format.value, request_of(snapshot), fix_dir)
     if expect is not None:
         from kmsdoctor.check.model import expectation_exit_code
 
@@ -400,15 +635,25 @@ def who_can(
     raise typer.Exit(emit(run(request), output_format.value, sys.stdout))
 
 
-@app.command()
+@app.command(
+    short_help="Say which lock an AccessDenied message names. No AWS access.",
+    epilog=_example("pbpaste | kmsdoctor explain")
+    + "\n\n"
+    + _example("kmsdoctor explain --format json < cloudtrail-event.json"),
+)
 def explain(
     message: Annotated[
         str | None,
-        typer.Argument(help="The error message; read from stdin when omitted or '-'."),
+        # Described in the docstring: typer would print a <str> type beside an argument.
+        typer.Argument(metavar="MESSAGE", hidden=True),
     ] = None,
     output_format: FormatOpt = OutputFormat.text,
 ) -> None:
-    """Read an AccessDenied or KMS error message and say which lock it names. No AWS access."""
+    """Read an AccessDenied or KMS error message and say which lock it names. No AWS access.
+
+    MESSAGE is the error message, or a CloudTrail event (JSON); read from stdin when omitted
+    or '-'.
+    """
     from kmsdoctor.explain import emit_explanation, explain_message
 
     if message is None or message == "-":
@@ -429,7 +674,7 @@ def main() -> None:
     atexit.register(gc.freeze)
     try:
         # Without standalone mode click returns the code of a `typer.Exit` instead of exiting.
-        code = app(standalone_mode=False)
+        code = app(prog_name="kmsdoctor", standalone_mode=False)
         if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C (KeyboardInterrupt) into Exit(130)
             _exit_interrupted()
     except UsageError as exc:
@@ -439,6 +684,13 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         _exit_interrupted()
+    except BrokenPipeError:
+        # `kmsdoctor … | head` closed the pipe while something other than a report was being
+        # written (help, a snapshot): nothing more to say, and nobody left to say it to.
+        from kmsdoctor.report import silence_stdout
+
+        silence_stdout()
+        sys.exit(0)
     except Exception as exc:  # click usage errors and anything unexpected
         _exit_on_unexpected(exc)
     sys.exit(code if isinstance(code, int) else 0)
@@ -505,6 +757,12 @@ def _usage_line(exc: Exception) -> str:
 def _exit_on_unexpected(exc: Exception) -> None:
     if isinstance(exc, typer.Abort):
         _exit_interrupted()
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        # `kmsdoctor` alone: the help, as --help prints it, and no (empty) error line.
+        context = getattr(exc, "ctx", None)
+        if context is not None:
+            typer.echo(context.get_help())
+        sys.exit(0)
     if isinstance(exc, _usage_error_types()):
         typer.echo(_usage_line(exc), err=True)
         sys.exit(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)

@@ -66,6 +66,14 @@ def _run_probes(
 
 def run_diagnosis(request: CollectRequest, options: DiagnoseOptions) -> Diagnosis:
     """Collect both accounts' configuration for `request`, probe as the caller, and analyse."""
+    return run_diagnosis_with_snapshot(request, options)[1]
+
+
+def run_diagnosis_with_snapshot(
+    request: CollectRequest, options: DiagnoseOptions
+) -> tuple[Snapshot, Diagnosis]:
+    """`run_diagnosis`, also returning the snapshot it analysed (the report names the request
+    from it: the Region the calls were made in, the principals checked)."""
     # collect_snapshot: collect_facts on the shorthand's plan (boto3 only when diagnosing)
     from kmsdoctor.collect import collect_snapshot
     from kmsdoctor.probe.callers import prepare_callers
@@ -89,4 +97,4 @@ def run_diagnosis(request: CollectRequest, options: DiagnoseOptions) -> Diagnosi
 
     diagnosis = analyze_snapshot(snapshot)
     diagnosis.notes.extend(notes)
-    return diagnosis
+    return snapshot, diagnosis

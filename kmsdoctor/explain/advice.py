@@ -233,7 +233,8 @@ _FORM_SUMMARIES: dict[str, Callable[[Context], str]] = {
         f"{c.principal} may not {c.action}, and the message does not say which policy refused."
     ),
     "bare_access_denied": lambda c: (
-        "S3 returned a bare Access Denied: the message cannot tell the three locks apart."
+        "S3 returned a bare Access Denied: the message cannot tell the locks (identity, bucket "
+        "policy, key policy) or the ceilings (SCP, RCP, VPC endpoint, boundary, session) apart."
     ),
     "bare_forbidden": lambda c: (
         "A HEAD request was refused (403): HEAD responses have no body, so no reason is given."
@@ -479,6 +480,21 @@ def _credentials_steps(ctx: Context) -> list[str]:
     return steps
 
 
+# Every other layer that answers a cross-account caller with the same bare "Access Denied".
+_CEILING_QUESTIONS = (
+    "SCPs (the caller account's organization): does a service control policy over the "
+    "caller's account deny s3:GetObject or kms:Decrypt, or fail to allow them?",
+    "RCPs (the resource account's organization): does a resource control policy over the "
+    "resource account deny the read, e.g. to principals outside the organization?",
+    "VPC endpoint (caller side): when the caller reaches S3 through a gateway or interface "
+    "endpoint, does the endpoint policy allow s3:GetObject on this bucket?",
+    "Permissions boundary (caller side): if the role has one, does it allow s3:GetObject and "
+    "kms:Decrypt?",
+    "Session policy: a session made with a policy (AssumeRole --policy, a federation broker) "
+    "has only what that policy allows as well.",
+)
+
+
 def _unknown_steps(ctx: Context) -> list[str]:
     form = ctx.verdict.form
     if form in ("bare_access_denied", "bare_forbidden"):
@@ -499,6 +515,7 @@ def _unknown_steps(ctx: Context) -> list[str]:
             f"Bucket policy (in {ctx.resource_account}): does it allow s3:GetObject to this "
             "principal, and deny it nowhere?",
             f"Key policy (in {ctx.resource_account}): does it allow kms:Decrypt to this principal?",
+            *_CEILING_QUESTIONS,
             CLOUDTRAIL_SIGNATURES,
         ]
     if form == "no_context":

@@ -277,8 +277,9 @@ def _facts_from_cloudtrail(record: dict[str, Any]) -> Facts:
     principal = facts.principal or _text(identity.get("arn"))
     action = facts.action or (f"{service}:{event_name}" if service and event_name else None)
     resource = facts.resource or resource_arn or _request_resource(request, service)
-    bucket = facts.bucket or _text(request.get("bucketName"))
-    object_key = facts.object_key or _text(request.get("key"))
+    context_bucket, context_key = _encryption_context_object(request)
+    bucket = facts.bucket or _text(request.get("bucketName")) or context_bucket
+    object_key = facts.object_key or _text(request.get("key")) or context_key
     # S3 data events are recorded in the bucket owner's trail; when that is not the caller's
     # account, the recipient is A.
     if resource_account is None and service == "s3" and trail_account != caller_hint:
@@ -311,6 +312,22 @@ def _first_resource(record: dict[str, Any], service: str | None) -> tuple[str | 
             if item.get("type") == wanted and _text(item.get("ARN")):
                 return _text(item.get("ARN")), _text(item.get("accountId"))
     return None, None
+
+
+def _encryption_context_object(request: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(bucket, key) from a KMS event's encryption context: S3 puts the object's ARN in
+    `aws:s3:arn` (the bucket's ARN when the object was written with an S3 Bucket Key)."""
+    context = request.get("encryptionContext")
+    arn = _text(context.get("aws:s3:arn")) if isinstance(context, dict) else None
+    if arn is None:
+        return None, None
+    from kmsdoctor.arn import split_s3_address
+    from kmsdoctor.errors import UsageError
+
+    try:
+        return split_s3_address(arn)
+    except UsageError:  # not an S3 ARN: nothing to take from it
+        return None, None
 
 
 def _request_resource(request: dict[str, Any], service: str | None) -> str | None:

@@ -8,12 +8,12 @@ import shlex
 import sys
 import textwrap
 
-from rich.console import Console
 from rich.text import Text
 
 from kmsdoctor.errors import EXIT_ALLOW, EXIT_UNKNOWN, UsageError
 from kmsdoctor.explain.model import Explanation
 from kmsdoctor.redact import redact
+from kmsdoctor.report.pipe import QuietPipeConsole, silence_stdout
 
 MAX_WIDTH = 80
 _LABEL_WIDTH = 11
@@ -23,18 +23,62 @@ _LOCK_STYLES = {"unknown": "yellow", "key_state": "magenta"}
 
 def emit_explanation(explanation: Explanation, fmt: str) -> int:
     """Print the explanation; return the exit code: 0 recognised, 3 not recognised."""
-    if fmt == "json":
-        # Redacted again on the way out: every string in it came from the user's paste.
-        sys.stdout.write(redact(json.dumps(explanation.to_dict(), indent=2)) + "\n")
-    elif fmt == "text":
-        _print_text(explanation)
-    else:
-        raise UsageError(f"explain: unknown format {fmt!r} (use text or json)")
+    try:
+        if fmt == "json":
+            # Redacted again on the way out: every string in it came from the user's paste.
+            sys.stdout.write(redact(json.dumps(json_document(explanation), indent=2)) + "\n")
+            sys.stdout.flush()
+        elif fmt == "text":
+            _print_text(explanation)
+        else:
+            raise UsageError(f"explain: unknown format {fmt!r} (use text or json)")
+    except BrokenPipeError:  # `kmsdoctor explain … | head`: end quietly, keep the exit code
+        silence_stdout()
     return EXIT_ALLOW if explanation.recognised else EXIT_UNKNOWN
 
 
+# Version of the `explain --format json` document. Bump on any incompatible change.
+EXPLAIN_SCHEMA_VERSION = 1
+
+
+def json_document(explanation: Explanation) -> dict[str, object]:
+    """`schema_version`, the header every kmsdoctor JSON document carries, then the
+    explanation. `request` holds what the message names (nothing is asked of AWS)."""
+    from kmsdoctor.report import document_header
+
+    return {
+        "schema_version": EXPLAIN_SCHEMA_VERSION,
+        **document_header(_request_named(explanation)),
+        **explanation.to_dict(),
+    }
+
+
+def _request_named(explanation: Explanation) -> dict[str, object]:
+    """bucket, key, operation, region and principals as far as the message names them."""
+    from kmsdoctor.arn import parse_arn, region_of
+
+    bucket = key = None
+    resource = parse_arn(explanation.resource or "")
+    if resource is not None and resource.service == "s3":
+        bucket, _, key = resource.resource.partition("/")
+        key = key if key and "*" not in key else None
+    action = (explanation.action or "").lower()
+    operation = None
+    if action.endswith(("getobject", "decrypt")):
+        operation = "read"
+    elif action.endswith(("putobject", "generatedatakey")):
+        operation = "write"
+    return {
+        "bucket": bucket or None,
+        "key": key,
+        "operation": operation,
+        "region": region_of(explanation.resource or "") or None,
+        "principals": [explanation.principal] if explanation.principal else [],
+    }
+
+
 def _print_text(explanation: Explanation) -> None:
-    console = Console(file=sys.stdout, highlight=False, soft_wrap=True, emoji=False)
+    console = QuietPipeConsole(file=sys.stdout, highlight=False, soft_wrap=True, emoji=False)
     width = min(console.width, MAX_WIDTH) if console.is_terminal else MAX_WIDTH
     width = max(width, 40)
     for line in _text_lines(explanation, width):

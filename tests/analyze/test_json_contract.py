@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+import kmsdoctor
 from kmsdoctor.cli import app, main
 from tests.analyze.factories import (
     READ_LAKE_STATEMENT,
@@ -49,6 +51,20 @@ FIX_KEYS = {
 }
 
 
+# DESIGN.md §4: every JSON document says which kmsdoctor made it, when, and for what request.
+HEADER_KEYS = {"schema_version", "kmsdoctor_version", "generated_at", "request"}
+REQUEST_KEYS = {"bucket", "key", "operation", "region", "principals"}
+
+
+def _check_header(report: dict) -> None:
+    assert list(report)[:4] == ["schema_version", "kmsdoctor_version", "generated_at", "request"]
+    assert report["kmsdoctor_version"] == kmsdoctor.__version__
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", report["generated_at"])
+    assert set(report["request"]) == REQUEST_KEYS
+    assert report["request"]["bucket"] == "datalake-curated-a"
+    assert report["request"]["region"] == "eu-west-1"
+
+
 def _analyze(tmp_path, snapshot, fmt="json"):
     path = tmp_path / "snapshot.json"
     path.write_text(snapshot.to_json(), encoding="utf-8")
@@ -73,8 +89,16 @@ def test_single_principal_json_is_flat_with_principal_and_exit_0(tmp_path):
     run = _analyze(tmp_path, make_snapshot())
     assert run.exit_code == 0, run.output
     report = json.loads(run.stdout)
-    assert set(report) == {"schema_version", "verdict", "principal", "locks", "findings", "notes"}
+    assert set(report) == {
+        *HEADER_KEYS,
+        "verdict",
+        "principal",
+        "locks",
+        "findings",
+        "notes",
+    }
     assert report["schema_version"] == 1
+    _check_header(report)
     assert report["verdict"] == "allow"
     assert report["principal"] == "arn:aws:iam::222222222222:role/BIAnalyticsRole"
     _check_principal_result(report)
@@ -110,7 +134,9 @@ def test_several_principals_json_lists_principals_under_the_worst_verdict(tmp_pa
     run = _analyze(tmp_path, make_snapshot(principals=[healthy, broken]))
     assert run.exit_code == 1
     report = json.loads(run.stdout)
-    assert set(report) == {"schema_version", "verdict", "principals", "notes"}
+    assert set(report) == {*HEADER_KEYS, "verdict", "principals", "notes"}
+    _check_header(report)
+    assert report["request"]["principals"] == [healthy.arn, broken.arn]
     assert report["verdict"] == "deny"
     assert [p["verdict"] for p in report["principals"]] == ["allow", "deny"]
     for result in report["principals"]:

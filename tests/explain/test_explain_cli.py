@@ -28,6 +28,8 @@ KEY_POLICY_DENIAL = (
 BARE = "An error occurred (AccessDenied) when calling the GetObject operation: Access Denied"
 GIBBERISH = "the build is red again, no idea why"
 CONTRACT_KEYS = ["principal", "action", "resource", "lock", "deny_type", "next_steps", "command"]
+# Every kmsdoctor JSON document starts with these (DESIGN.md §4).
+HEADER_KEYS = ["schema_version", "kmsdoctor_version", "generated_at", "request"]
 ANSI = re.compile(r"\x1b\[")
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -68,7 +70,15 @@ def test_cli_runner_json_has_exactly_the_documented_keys():
     result = CliRunner().invoke(app, ["explain", "--format", "json", KEY_POLICY_DENIAL])
     assert result.exit_code == 0
     document = json.loads(result.output)
-    assert list(document) == [*CONTRACT_KEYS, "summary", "recognised"]
+    assert list(document) == [*HEADER_KEYS, *CONTRACT_KEYS, "summary", "recognised"]
+    assert document["schema_version"] == 1
+    assert document["request"] == {
+        "bucket": None,
+        "key": None,
+        "operation": "read",
+        "region": "eu-west-1",
+        "principals": ["arn:aws:sts::222222222222:assumed-role/Reader/etl-run-42"],
+    }
     assert document["lock"] == "key_policy"
     assert document["deny_type"] == "implicit"
     assert document["resource"] == KEY

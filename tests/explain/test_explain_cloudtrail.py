@@ -126,3 +126,23 @@ def test_s3_data_event_fills_bucket_key_and_owner_into_the_command():
 def test_json_that_is_not_a_cloudtrail_record_is_read_as_text():
     explanation = explain_message('{"hello": "world"}')
     assert not explanation.recognised
+
+
+def test_the_encryption_context_of_a_kms_event_gives_bucket_and_key():
+    # S3 asks KMS with the object's ARN as encryption context; the Decrypt event records it,
+    # so the pasted event alone says which object the denied read was for.
+    record = kms_decrypt_event(A, None)
+    record["requestParameters"]["encryptionContext"] = {
+        "aws:s3:arn": "arn:aws:s3:::datalake-curated-a/sales/2026/q1/regions.parquet"
+    }
+    command = explain_message(json.dumps(record)).command or ""
+    assert "--bucket datalake-curated-a --key sales/2026/q1/regions.parquet" in command
+
+
+def test_a_bucket_key_context_gives_the_bucket_and_leaves_the_key_to_fill_in():
+    # With an S3 Bucket Key the context is the bucket's ARN: the object is not recorded.
+    record = kms_decrypt_event(A, None)
+    record["requestParameters"]["encryptionContext"] = {"aws:s3:arn": "arn:aws:s3:::datalake"}
+    command = explain_message(json.dumps(record)).command or ""
+    assert "--bucket datalake " in command
+    assert "--key <object-key>" in command

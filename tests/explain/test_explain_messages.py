@@ -552,8 +552,17 @@ def test_bare_access_denied_does_not_pretend_to_know_the_lock():
     assert (explanation.lock, explanation.deny_type) == ("unknown", None)
     assert "cannot tell" in explanation.summary
     text = " ".join(explanation.next_steps)
-    for lock_word in ("Identity", "Bucket policy", "Key policy"):
-        assert lock_word in text
+    for layer in (
+        "Identity",
+        "Bucket policy",
+        "Key policy",
+        "SCPs",
+        "RCPs",
+        "VPC endpoint",
+        "Permissions boundary",
+        "Session policy",
+    ):
+        assert layer in text
     # The three CloudTrail signatures, each in the account that records it.
     assert "only in A's S3 data events" in text
     assert "no KMS event" in text
