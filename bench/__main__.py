@@ -16,6 +16,7 @@ BENCHMARKS = [
     "bench.many_objects_bench",
     "bench.check_bench",
     "bench.whocan_bench",
+    "bench.pipeline_bench",
 ]
 
 

@@ -33,7 +33,12 @@ _HOP_BY_HOP = {
 }
 _SCOPE_SERVICE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([a-z0-9-]+)/aws4_request")
 # X-Amz-Target prefixes of the JSON-protocol services kmsdoctor calls.
-_TARGET_SERVICES = {"TrentService": "kms", "AWSOrganizationsV20161128": "organizations"}
+_TARGET_SERVICES = {
+    "TrentService": "kms",
+    "AWSOrganizationsV20161128": "organizations",
+    "CodePipeline_20150709": "codepipeline",
+    "CodeBuild_20161006": "codebuild",
+}
 # S3 bucket sub-resources (a query key) to the operation reading them.
 _S3_SUBRESOURCES = {
     "location": "GetBucketLocation",

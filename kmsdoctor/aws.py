@@ -99,6 +99,11 @@ ALLOWED_OPERATIONS: frozenset[str] = frozenset(
         "ec2:DescribeVpcEndpoints",
         # where a denial is recorded
         "cloudtrail:LookupEvents",
+        # `kmsdoctor pipeline`: the definition, its CodeBuild projects, one execution's artifacts
+        "codepipeline:GetPipeline",
+        "codepipeline:ListPipelineExecutions",
+        "codepipeline:ListActionExecutions",
+        "codebuild:BatchGetProjects",
     }
 )
 

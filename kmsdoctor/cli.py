@@ -636,6 +636,53 @@ def who_can(
 
 
 @app.command(
+    epilog=_example(
+        "kmsdoctor pipeline --source-profile tooling --name service-pipeline",
+        "--account-profile 222222222222=dev --execution latest",
+    )
+)
+def pipeline(
+    name: Annotated[str, typer.Option("--name", help="The CodePipeline's name.")],
+    source_profile: Annotated[
+        str | None,
+        typer.Option(help="Profile of the pipeline's (tooling) account: pipeline, bucket, key."),
+    ] = None,
+    account_profile: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--account-profile",
+            help="ACCOUNT_ID=PROFILE: the profile that reads another account's roles. "
+            "Repeatable; an account without one is unknown on its side.",
+        ),
+    ] = None,
+    execution: Annotated[
+        str | None,
+        typer.Option(help="latest, or an execution id: check that run's real artifact objects."),
+    ] = None,
+    region: Region = None,
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help="Analyse policies only; make no calls as the roles.")
+    ] = False,
+    output_format: FormatOpt = OutputFormat.text,
+    debug: DebugOpt = False,
+) -> None:
+    """Find every principal of a CodePipeline and check each action's artifact reads and writes."""
+    _setup_logging(debug)
+    from kmsdoctor.pipeline.render import emit_pipeline
+    from kmsdoctor.pipeline.run import PipelineRequest, parse_account_profiles, run_pipeline
+
+    request = PipelineRequest(
+        source_profile=source_profile,
+        name=name,
+        account_profiles=parse_account_profiles(list(account_profile or [])),
+        execution=execution,
+        region=region,
+        probe=not no_probe,
+    )
+    raise typer.Exit(emit_pipeline(run_pipeline(request), output_format.value))
+
+
+@app.command(
     short_help="Say which lock an AccessDenied message names. No AWS access.",
     epilog=_example("pbpaste | kmsdoctor explain")
     + "\n\n"

@@ -55,7 +55,10 @@ class _RawBody(io.BytesIO):
 
 @functools.cache
 def _protocol(service: str) -> str:
-    return botocore.session.get_session().get_service_model(service).protocol
+    model = botocore.session.get_session().get_service_model(service)
+    # The protocol a client speaks: botocore picks it from the model's `protocols` (CodePipeline
+    # lists RPCv2 CBOR first, but botocore's clients speak its JSON protocol).
+    return getattr(model, "resolved_protocol", None) or model.protocol
 
 
 def error_response(

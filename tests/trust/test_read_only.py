@@ -86,6 +86,8 @@ SERVICE_HINTS = {  # how a client variable's name says its service: a_s3, b_iam,
     "ec2": "ec2",
     "cloudtrail": "cloudtrail",
     "trail": "cloudtrail",
+    "codepipeline": "codepipeline",
+    "codebuild": "codebuild",
 }
 AWS_CALLS = ("call", "call_pages")  # kmsdoctor.aws's two ways to call AWS
 ALLOWED_SERVICES = {entry.split(":")[0] for entry in aws.ALLOWED_OPERATIONS}
