@@ -117,7 +117,7 @@ class DelayProxy:
             return self._in_flight
 
     def start(self) -> DelayProxy:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(self))
+        self._server = _ProxyServer(("127.0.0.1", 0), handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -146,6 +146,12 @@ class DelayProxy:
         with self._lock:
             self._in_flight -= 1
             self.requests.append(request)
+
+
+class _ProxyServer(ThreadingHTTPServer):
+    # The default listen backlog (5) is below the 32 connections botocore opens at once for a
+    # prefix's heads: the rest would wait for a SYN retransmission (about a second) each.
+    request_queue_size = 128
 
 
 def handler_for(proxy: DelayProxy) -> type[BaseHTTPRequestHandler]:

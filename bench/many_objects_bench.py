@@ -9,7 +9,10 @@ one busy), with the dependency depth traced (bench/depth.py).
 
 Reported: calls (target: at most OBJECTS heads plus a constant, not x PRINCIPALS), heads, the
 dependency depth, and the AWS phase against 1.5 x (calls / concurrency + depth) x DELAY_S, where
-concurrency is the planner's S3 limit (the heads dominate).
+concurrency is the planner's S3 limit (the heads dominate). That bound assumes the service answers
+requests in parallel, as AWS does; the local moto server is one Python process sharing its GIL
+with the proxy, so it also prints moto's own per-request time (measured serially, straight from
+moto) and the floor it sets, calls x that time, and how far the AWS phase is beyond that floor.
 """
 
 from __future__ import annotations
@@ -84,6 +87,20 @@ def _populate(box) -> list[str]:
     return arns
 
 
+def _moto_request_ms(box, samples: int = 100) -> float:
+    """Moto's own time for one HeadObject, asked one at a time straight from it (no proxy, no
+    delay). The moto server is one Python process: under load it serves roughly one request at a
+    time, so calls x this is a floor on the AWS phase that no client concurrency can lower."""
+    import boto3
+
+    s3 = boto3.Session(profile_name="a", region_name=box.region).client("s3")
+    s3.head_object(Bucket=box.bucket, Key=f"{PREFIX}00000.parquet")  # connection, warm caches
+    started = time.monotonic()
+    for index in range(samples):
+        s3.head_object(Bucket=box.bucket, Key=f"{PREFIX}{index % OBJECTS:05d}.parquet")
+    return (time.monotonic() - started) / samples * 1000
+
+
 def collect_in_child(plan_json: str) -> None:
     """The child: collect_facts for the plan, traced; prints {depth, chain, seconds}."""
     from kmsdoctor.collect import CollectionPlan, ProfilePair, collect_facts
@@ -147,6 +164,7 @@ def main() -> None:
                 proxy.clear()
                 traced = _run_child(questions, box.region)
                 requests = list(proxy.requests)
+            moto_ms = _moto_request_ms(box)
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
@@ -187,6 +205,16 @@ def main() -> None:
     print(
         f"  bound                {bound * 1000:7.0f} ms   1.5 x (calls / {concurrency} + depth) "
         f"x {DELAY_S * 1000:.0f} ms; ratio {phase / bound * 1.5:.2f} (target <= 1.5)"
+    )
+    # The bound above assumes AWS serves requests in parallel; the local moto server does not.
+    moto_floor = calls * moto_ms / 1000
+    print(
+        f"  moto service time    {moto_ms:5.1f} ms per request (serial, no proxy; boto3's own "
+        f"time included) -> floor {moto_floor * 1000:.0f} ms = calls x that"
+    )
+    print(
+        f"  beyond moto's floor  {(phase - moto_floor) * 1000:7.0f} ms   "
+        f"(AWS phase minus the floor; what kmsdoctor, the proxy and the delay add)"
     )
 
 

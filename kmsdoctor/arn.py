@@ -7,6 +7,7 @@ calls AWS or imports boto3.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from kmsdoctor.errors import UsageError
@@ -37,6 +38,9 @@ class Arn:
         )
 
 
+# Cached: the analysis parses the same few principal, key and bucket ARNs for every object, and
+# an Arn is frozen, so sharing one instance is safe.
+@functools.lru_cache(maxsize=8192)
 def parse_arn(text: str) -> Arn | None:
     """The ARN's parts, or None when `text` is not an ARN."""
     parts = text.split(":", 5)
