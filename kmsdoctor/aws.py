@@ -70,6 +70,7 @@ ALLOWED_OPERATIONS: frozenset[str] = frozenset(
         "kms:GetKeyPolicy",
         "kms:ListGrants",
         "kms:ListAliases",
+        "kms:ListResourceTags",  # the key's tags: aws:ResourceTag/K on the KMS request
         "kms:Encrypt",  # opt-in probe: A encrypts a random value
         "kms:Decrypt",  # opt-in probe: the caller decrypts it
         # the organization: SCPs over B, RCPs over A

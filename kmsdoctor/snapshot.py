@@ -198,6 +198,13 @@ class Grant:
     creation_date: str | None = None
 
 
+# The tags of a snapshot written before kmsdoctor read tags: not a failed call, not "untagged".
+def tags_not_recorded() -> Fetched[dict[str, str]]:
+    return Fetched.unknown(
+        CallError("", "TagsNotRecorded", "this snapshot was written before tags were read")
+    )
+
+
 @dataclass
 class KeyInfo:
     """The KMS key that matters: the object's, else the bucket default's."""
@@ -210,6 +217,9 @@ class KeyInfo:
     policy: Fetched[NamedPolicy]
     grants: Fetched[list[Grant]]
     aliases: Fetched[list[str]]
+    # kms:ListResourceTags, for aws:ResourceTag/K on the KMS request. Snapshots written before
+    # tags were read load with `unknown`: conditions on the key's tags are then undecided.
+    tags: Fetched[dict[str, str]] = field(default_factory=tags_not_recorded)
 
 
 @dataclass
@@ -244,6 +254,9 @@ class EntityInfo:
     create_date: str | None = None
     trust_policy: Any = None  # roles only
     max_session_duration: int | None = None
+    # The entity's tags, as GetRole/GetUser return them (aws:PrincipalTag/K). None: the snapshot
+    # was written before tags were read, so conditions on them are undecided.
+    tags: dict[str, str] | None = None
 
 
 @dataclass

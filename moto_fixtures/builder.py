@@ -301,9 +301,11 @@ def _create_keys(
 ) -> tuple[dict[str, str], dict[str, str]]:
     arns, ids = {}, {}
     for local, spec in keys.items():
-        meta = _kms(account, spec, region).create_key(Description=spec.get("description", local))[
-            "KeyMetadata"
-        ]
+        create: dict[str, Any] = {"Description": spec.get("description", local)}
+        if spec.get("tags"):
+            # aws:ResourceTag/K on the KMS request (ABAC)
+            create["Tags"] = [{"TagKey": k, "TagValue": v} for k, v in spec["tags"].items()]
+        meta = _kms(account, spec, region).create_key(**create)["KeyMetadata"]
         arns[local], ids[local] = meta["Arn"], meta["KeyId"]
     return arns, ids
 
@@ -383,6 +385,9 @@ def _create_roles(
             # The real trust policy is set once placeholders are filled (step 3).
             "AssumeRolePolicyDocument": json.dumps(_default_trust(account)),
         }
+        if spec.get("tags"):
+            # aws:PrincipalTag/K (ABAC)
+            create["Tags"] = [{"Key": k, "Value": v} for k, v in spec["tags"].items()]
         role = iam.create_role(**create)["Role"]
         if spec.get("recreated"):
             # The source policies captured this id; deleting and re-creating the role gives it a

@@ -42,6 +42,9 @@ class Authorization:
     # False for kms:Decrypt on writes: only multipart uploads need it, so a deny there is a
     # warning (finding), not a shut lock.
     required: bool = True
+    # Context keys whose values could not be read (tags): lower-case key prefix -> why. A
+    # condition testing one of them is undecided, and the lock that needs it says `unknown`.
+    undecided: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def action(self) -> str:
@@ -144,6 +147,7 @@ def build_request_context(snapshot: SnapshotView, principal: PrincipalInfo) -> R
     resource_account = resource_account or ""
 
     request_principal, principal_keys = _principal_and_keys(snapshot, principal, assumptions)
+    principal_undecided = _principal_tags(principal, principal_keys, assumptions)
 
     s3_endpoints = _s3_endpoints(snapshot)
     ctx = RequestContext(
@@ -167,8 +171,48 @@ def build_request_context(snapshot: SnapshotView, principal: PrincipalInfo) -> R
         s3_endpoints=s3_endpoints,
         assumptions=assumptions,
     )
-    ctx.authorizations = _authorizations(ctx, principal_keys)
+    ctx.authorizations = _authorizations(ctx, principal_keys, principal_undecided)
     return ctx
+
+
+PRINCIPAL_TAG = "aws:principaltag/"
+RESOURCE_TAG = "aws:resourcetag/"
+
+
+def _principal_tags(
+    principal: PrincipalInfo, keys: dict[str, ContextValue], assumptions: list[str]
+) -> dict[str, str]:
+    """aws:PrincipalTag/K for each tag of the role or user (GetRole/GetUser return them).
+
+    Returns the undecided prefixes: when the tags could not be read, conditions on
+    aws:PrincipalTag are left undecided rather than evaluated as if the role were untagged."""
+    entity = principal.entity
+    if not entity.is_ok or entity.value is None:
+        return {PRINCIPAL_TAG: f"the tags of {principal.arn} could not be read ({entity.reason()})"}
+    tags = entity.value.tags
+    if tags is None:
+        return {PRINCIPAL_TAG: "this snapshot was written before tags were read"}
+    for tag_key in sorted(tags):
+        keys[f"aws:PrincipalTag/{tag_key}"] = tags[tag_key]
+    if principal.session_arn and principal.source == "caller" and tags:
+        assumptions.append(
+            f"aws:PrincipalTag is taken from the tags of {principal.arn}; a session tag with the "
+            "same key, passed when the caller's session was made, would override it"
+        )
+    return {}
+
+
+def _key_tags(ctx: RequestContext, kms_keys: dict[str, ContextValue]) -> dict[str, str]:
+    """aws:ResourceTag/K on the KMS request: KMS evaluates the key's tags (kms:ListResourceTags).
+    Returns the undecided prefixes when they could not be read."""
+    if ctx.key is None:
+        return {}
+    fetched = ctx.key.tags
+    if not fetched.is_ok or fetched.value is None:
+        return {RESOURCE_TAG: f"the key's tags could not be read ({fetched.reason()})"}
+    for tag_key in sorted(fetched.value):
+        kms_keys[f"aws:ResourceTag/{tag_key}"] = fetched.value[tag_key]
+    return {}
 
 
 def _principal_and_keys(
@@ -229,7 +273,9 @@ def _s3_endpoints(snapshot: SnapshotView) -> list[VpcEndpoint]:
 
 
 def _authorizations(
-    ctx: RequestContext, principal_keys: dict[str, ContextValue]
+    ctx: RequestContext,
+    principal_keys: dict[str, ContextValue],
+    principal_undecided: dict[str, str],
 ) -> list[Authorization]:
     common: dict[str, ContextValue] = dict(principal_keys)
     common["aws:RequestedRegion"] = ctx.region
@@ -271,6 +317,7 @@ def _authorizations(
                 principal=ctx.request_principal,
                 context=s3_keys,
             ),
+            undecided=dict(principal_undecided),
         )
     ]
     if not ctx.kms_involved or not ctx.key_arn:
@@ -290,6 +337,8 @@ def _authorizations(
     kms_keys["kms:EncryptionAlgorithm"] = "SYMMETRIC_DEFAULT"
     if ctx.operation == "write":
         kms_keys["kms:DataKeySpec"] = "AES_256"
+    kms_undecided = dict(principal_undecided)
+    kms_undecided.update(_key_tags(ctx, kms_keys))
 
     authorizations.append(
         Authorization(
@@ -301,6 +350,7 @@ def _authorizations(
                 principal=ctx.request_principal,
                 context=kms_keys,
             ),
+            undecided=kms_undecided,
         )
     )
     if ctx.operation == "write":
@@ -317,6 +367,7 @@ def _authorizations(
                     context=multipart_keys,
                 ),
                 required=False,
+                undecided=dict(kms_undecided),
             )
         )
     return authorizations

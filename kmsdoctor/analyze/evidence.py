@@ -61,7 +61,8 @@ class RequestEvidence:
 
     action: str
     resource: str
-    # allow | implicit_deny | explicit_deny | not_applicable; None: not evaluated (the layer is
+    # allow | implicit_deny | explicit_deny | not_applicable | unknown (a condition tests a value
+    # that could not be read, e.g. tags); None: not evaluated (the layer is
     # missing altogether, e.g. no bucket policy cross-account)
     decision: str | None = None
     # None: the layer did not take part, so no statement was looked at

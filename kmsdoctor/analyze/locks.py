@@ -18,7 +18,7 @@ Status mapping from an engine layer decision:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -147,8 +147,33 @@ class _RequestOutcome:
     evidence: RequestEvidence
 
 
+def undecided_condition(statements: Iterable[StatementTrace], undecided: Mapping[str, str]) -> str:
+    """Why a statement that would take part tests a context key whose value is not known (tags
+    that could not be read), or "" when none does. `undecided` maps a lower-case key prefix
+    ("aws:principaltag/") to the reason its values are not known."""
+    for statement in statements:
+        if not statement.action_matched or not statement.resource_matched:
+            continue
+        if statement.principal_matched is False:
+            continue
+        for condition in statement.conditions:
+            written = condition.key.lower()
+            for prefix, reason in undecided.items():
+                if written.startswith(prefix):
+                    return (
+                        f"{statement.label} in {statement.policy_name} tests {condition.key}, "
+                        f"but {reason}"
+                    )
+    return ""
+
+
 def _layer_outcome(
-    decision: AccessDecision, engine_layer: str, action: str, resource: str, what: str
+    decision: AccessDecision,
+    engine_layer: str,
+    action: str,
+    resource: str,
+    what: str,
+    undecided: Mapping[str, str],
 ) -> _RequestOutcome:
     layer = decision.layers.get(engine_layer)
     if layer is None or layer.decision is None:
@@ -174,6 +199,20 @@ def _layer_outcome(
         by = f" by {first.label} in {first.policy_name}" if first else ""
         evidence.decision = "allow"
         return _RequestOutcome("allow", f"{action} on {resource} is allowed{by}", evidence)
+    if undecided:
+        denies = [
+            t for r in layer.results for t in r.statements if t.effect == "Deny" and t.applies
+        ]
+        # A Deny that applies without testing an unknown value decides whatever the value is.
+        firm_deny = any(not undecided_condition([t], undecided) for t in denies)
+        why = (
+            ""
+            if firm_deny
+            else undecided_condition([t for r in layer.results for t in r.statements], undecided)
+        )
+        if why:
+            evidence.decision = "unknown"
+            return _RequestOutcome("unknown", f"{action} on {resource}: {why}", evidence)
     if layer.decision is Decision.EXPLICIT_DENY:
         first = shown[0] if shown else None
         by = f" by {first.label} in {first.policy_name}" if first else ""
@@ -218,7 +257,9 @@ def evaluate_policy_layer(
         decision = ev.decision(name)
         if auth is None or decision is None or not auth.required:
             continue
-        outcomes.append(_layer_outcome(decision, engine_layer, auth.action, auth.resource, what))
+        outcomes.append(
+            _layer_outcome(decision, engine_layer, auth.action, auth.resource, what, auth.undecided)
+        )
 
     status = worst_status([o.status for o in outcomes])
     evidence = LockEvidence(requests=[o.evidence for o in outcomes])

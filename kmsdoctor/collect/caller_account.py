@@ -171,6 +171,8 @@ def _entity(raw: dict[str, Any]) -> EntityInfo:
         create_date=iso(raw.get("CreateDate")),
         trust_policy=parse_policy_document(trust) if trust is not None else None,
         max_session_duration=raw.get("MaxSessionDuration"),
+        # GetRole and GetUser return the entity's tags (aws:PrincipalTag/K): no extra call.
+        tags={tag["Key"]: tag["Value"] for tag in raw.get("Tags", [])},
     )
 
 

@@ -490,7 +490,7 @@ class _Collection:
                 no_profile_error(account_of(reference), f"KMS key {reference}")
             )
             arn = reference if parse_arn(reference) else None
-            return KeyInfo(reference, found_on, arn, gap, gap, gap, gap)
+            return KeyInfo(reference, found_on, arn, gap, gap, gap, gap, gap)
         key = collect_key(
             lambda r: self.client(reader, "kms", r), reference, found_on, region, described
         )

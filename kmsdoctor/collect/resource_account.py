@@ -170,13 +170,15 @@ def collect_key(
             policy=_same_gap(metadata),
             grants=_same_gap(metadata),
             aliases=_same_gap(metadata),
+            tags=_same_gap(metadata),
         )
     assert metadata.value is not None
     arn = metadata.value.arn
-    policy, grants, aliases = parallel(
+    policy, grants, aliases, tags = parallel(
         lambda: call(kms, "GetKeyPolicy", KeyId=arn, PolicyName="default"),
         lambda: call_pages(kms, "ListGrants", "Grants", KeyId=arn),
         lambda: call_pages(kms, "ListAliases", "Aliases", KeyId=arn),
+        lambda: call_pages(kms, "ListResourceTags", "Tags", KeyId=arn),
     )
     return KeyInfo(
         reference=reference,
@@ -189,6 +191,7 @@ def collect_key(
         ),
         grants=to_fetched(grants, lambda r: [_grant(g) for g in r["Grants"]]),
         aliases=to_fetched(aliases, lambda r: [a["AliasName"] for a in r["Aliases"]]),
+        tags=to_fetched(tags, lambda r: {t["TagKey"]: t["TagValue"] for t in r["Tags"]}),
     )
 
 

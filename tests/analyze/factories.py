@@ -177,6 +177,7 @@ def make_principal(
     unique_id: str = ROLE_ID,
     session_arn: str | None = SESSION_ARN,
     source: str = "caller",
+    tags: dict[str, str] | None = None,
 ) -> PrincipalInfo:
     """A role in B; `inline` defaults to the healthy identity policy."""
     name = arn.rsplit("/", 1)[-1]
@@ -197,7 +198,9 @@ def make_principal(
             ]
         )
     if entity is None:
-        entity = Fetched.ok(EntityInfo(name=name, arn=arn, unique_id=unique_id))
+        entity = Fetched.ok(
+            EntityInfo(name=name, arn=arn, unique_id=unique_id, tags=dict(tags or {}))
+        )
     return PrincipalInfo(
         arn=arn,
         kind="role",
@@ -225,6 +228,7 @@ def make_key(
     reference: str | None = None,
     metadata: Fetched[KeyMetadata] | None = None,
     deletion_date: str | None = None,
+    tags: Any = None,
 ) -> KeyInfo:
     if policy is None:
         policy = healthy_key_policy()
@@ -252,6 +256,7 @@ def make_key(
         policy=_fetched(policy, "default"),
         grants=grants_fetched,
         aliases=aliases_fetched,
+        tags=tags if isinstance(tags, Fetched) else Fetched.ok(dict(tags or {})),
     )
 
 

@@ -111,6 +111,7 @@ DENIED_CALLS = [
     denied("kms:GetKeyPolicy", {"key_policy"}),
     denied("kms:ListGrants", verdict="allow", why="the key policy itself lets the caller in"),
     denied("kms:ListAliases", verdict="allow", why="no policy names the key by an alias"),
+    denied("kms:ListResourceTags", verdict="allow", why="no policy tests the key's tags"),
     # A: the organization (RCPs)
     denied("organizations:DescribeOrganization", {"rcp", "scp"}, "allow", why=CEILING),
     denied("organizations:ListParents", verdict="allow", why=MANAGEMENT),
@@ -146,6 +147,7 @@ SNAPSHOT_GAPS = {
     "s3:GetObjectAcl": lambda s: s.source.object.value.acl_owner_id,
     "kms:ListGrants": lambda s: s.source.key.grants,
     "kms:ListAliases": lambda s: s.source.key.aliases,
+    "kms:ListResourceTags": lambda s: s.source.key.tags,
     "organizations:ListParents": lambda s: s.source.rcps,
     "organizations:ListPoliciesForTarget": lambda s: s.source.rcps,
     "organizations:DescribePolicy": lambda s: s.source.rcps,
