@@ -301,10 +301,12 @@ def _what_if(
 
 
 def _setup_logging(debug: bool) -> None:
-    if debug:
-        from kmsdoctor.logs import enable_debug_logging
+    from kmsdoctor.logs import disable_debug_logging, enable_debug_logging
 
+    if debug:
         enable_debug_logging()
+    else:
+        disable_debug_logging()
 
 
 @contextlib.contextmanager

@@ -15,12 +15,26 @@ import sys
 AWS_LOGGER = "kmsdoctor.aws"
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to `sys.stderr` as it is when a line is logged, not as it was when the handler
+    was made: a caller that swaps stderr (a test, an embedding program) never gets a logging
+    traceback from a closed stream."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def enable_debug_logging() -> None:
     """Send kmsdoctor's per-call lines to stderr. Idempotent."""
     logger = logging.getLogger("kmsdoctor")
     logger.setLevel(logging.DEBUG)
     if not any(getattr(h, "_kmsdoctor", False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderrHandler()
         handler.setFormatter(logging.Formatter("kmsdoctor: %(message)s"))
         handler._kmsdoctor = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
@@ -28,3 +42,13 @@ def enable_debug_logging() -> None:
     # requests. Pin the AWS libraries to WARNING whatever the root level is.
     for name in ("botocore", "boto3", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def disable_debug_logging() -> None:
+    """Remove what `enable_debug_logging` added: a run without --debug in the same process (a
+    test, an embedding program) prints no per-call lines left from an earlier run."""
+    logger = logging.getLogger("kmsdoctor")
+    for handler in list(logger.handlers):
+        if getattr(handler, "_kmsdoctor", False):
+            logger.removeHandler(handler)
+    logger.setLevel(logging.NOTSET)
