@@ -69,6 +69,20 @@ class ResourceElement:
         return (listed != self.negated), note
 
 
+# The keys a statement's element fields are memoised under (CompiledStatement.key_shape),
+# named after what they hold besides the lower-cased action.
+_KEY_NOT_MEMOISED = 0  # the Resource holds a policy variable
+_KEY_ACTION = 1
+_KEY_ACTION_RESOURCE = 2
+_KEY_ACTION_ACCOUNT = 3  # the caller's account and kind
+_KEY_ACTION_RESOURCE_ACCOUNT = 4
+_KEY_ACTION_RESOURCE_CALLER_BOUNDARY = 5  # the caller's identity, and whether it has a boundary
+_KEY_ACTION_RESOURCE_CALLER = 6
+_KEY_ACTION_CALLER = 7
+
+_new = object.__new__
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledStatement:
     index: int
@@ -109,54 +123,41 @@ class CompiledStatement:
     outcome_memo: dict[tuple[object, ...], dict[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # Which element_memo key the statement's fields are kept under (one of _KEY_*), worked
+    # out once from the flags above, so that evaluation picks it with one comparison or two.
+    key_shape: int = field(init=False, default=0, compare=False, repr=False)
 
-    def evaluate(
-        self, view: RequestView, policy_name: str, principal_has_boundary: bool
-    ) -> StatementTrace:
+    def __post_init__(self) -> None:
+        # Frozen: the shape is set once here, from the flags the compiler gave.
+        object.__setattr__(self, "key_shape", self._key_shape())
+
+    def _key_shape(self) -> int:
+        """Which of the element-memo keys (the _KEY_* shapes) this statement's fields use."""
         if self.resources.with_variables:
             # The Resource depends on other context keys too: nothing to memoise.
-            fields = self._element_fields(view, principal_has_boundary)
-        else:
-            key: object
-            if not self.principal_matters:
-                key = (view.action, view.resource) if self.resource_matters else view.action
-            elif self.principal_by_account:
-                principal = view.principal
-                if self.resource_matters:
-                    key = (view.action, view.resource, principal.account, principal.kind)
-                else:
-                    key = (view.action, principal.account, principal.kind)
-            elif self.boundary_matters:
-                principal_identity = view.principal.identity
-                key = (view.action, view.resource, principal_identity, principal_has_boundary)
-            elif self.resource_matters:
-                key = (view.action, view.resource, view.principal.identity)
-            else:
-                key = (view.action, view.principal.identity)
-            memo = self.element_memo
-            fields = memo.get(key)
-            if fields is None:
-                fields = self._element_fields(view, principal_has_boundary)
-                # memo.remember, inline: this is the path of every request not seen before.
-                if len(memo) >= MEMO_LIMIT:
-                    memo.clear()
-                memo[key] = fields
+            return _KEY_NOT_MEMOISED
+        if not self.principal_matters:
+            return _KEY_ACTION_RESOURCE if self.resource_matters else _KEY_ACTION
+        if self.principal_by_account:
+            return _KEY_ACTION_RESOURCE_ACCOUNT if self.resource_matters else _KEY_ACTION_ACCOUNT
+        if self.boundary_matters:
+            return _KEY_ACTION_RESOURCE_CALLER_BOUNDARY
+        if self.resource_matters:
+            return _KEY_ACTION_RESOURCE_CALLER
+        return _KEY_ACTION_CALLER
 
-        if not self.conditions:
-            return construct.statement_trace_from(fields, policy_name, view.request)
-        # Every condition is traced, whether or not the elements matched: the report says
-        # which conditions would also have stopped the statement.
-        applies = fields["applies"]
-        context = view.context
-        traces: list[ConditionTrace] = []
-        for condition in self.conditions:
-            trace = condition.trace(context)
-            traces.append(trace)
-            if not trace.matched:
-                applies = False
-        return construct.statement_trace_with_conditions(
-            fields, policy_name, tuple(traces), applies, view.request
-        )
+    def fields_for(
+        self, view: RequestView, principal_has_boundary: bool, key: object
+    ) -> dict[str, Any]:
+        """The element fields for a request whose memo key `key` missed (None: not memoised):
+        worked out, and remembered under `key`."""
+        fields = self._element_fields(view, principal_has_boundary)
+        if key is not None:
+            memo = self.element_memo
+            if len(memo) >= MEMO_LIMIT:
+                memo.clear()
+            memo[key] = fields
+        return fields
 
     def _element_fields(self, view: RequestView, principal_has_boundary: bool) -> dict[str, Any]:
         """The trace's fields before conditions, but for the policy name, which the trace is
@@ -263,14 +264,85 @@ class Policy:
     def evaluate_view(
         self, view: RequestView, principal_has_boundary: bool = False
     ) -> PolicyResult:
+        return self.evaluate_traced(view, principal_has_boundary)[0]
+
+    def evaluate_traced(
+        self, view: RequestView, principal_has_boundary: bool = False
+    ) -> tuple[PolicyResult, StatementTrace | None, StatementTrace | None]:
+        """(`evaluate_view`'s result, its first applying Allow trace, its first applying Deny
+        trace): the layers' reasons name those statements.
+
+        This is the engine's innermost loop, run for every statement of every policy of every
+        request, so it is written out in one piece: a statement's element fields come from its
+        memo (under the key its key_shape names) and its conditions' traces from theirs, and
+        the trace is built as construct.statement_trace_with_conditions builds it.
+        """
         name = self.name
+        request = view.request
+        action = view.action
+        resource = view.resource
+        principal = view.principal
+        context = view.context
         traces: list[StatementTrace] = []
+        first_allow: StatementTrace | None = None
+        first_deny: StatementTrace | None = None
+        key: object
+        for statement in self.statements:
+            shape = statement.key_shape
+            if shape == _KEY_ACTION:
+                key = action
+            elif shape == _KEY_ACTION_RESOURCE:
+                key = (action, resource)
+            elif shape == _KEY_NOT_MEMOISED:
+                key = None
+            elif shape == _KEY_ACTION_ACCOUNT:
+                key = (action, principal.account, principal.kind)
+            elif shape == _KEY_ACTION_RESOURCE_ACCOUNT:
+                key = (action, resource, principal.account, principal.kind)
+            elif shape == _KEY_ACTION_RESOURCE_CALLER_BOUNDARY:
+                key = (action, resource, principal.identity, principal_has_boundary)
+            elif shape == _KEY_ACTION_RESOURCE_CALLER:
+                key = (action, resource, principal.identity)
+            else:
+                key = (action, principal.identity)
+            fields = statement.element_memo.get(key) if key is not None else None
+            if fields is None:
+                fields = statement.fields_for(view, principal_has_boundary, key)
+
+            trace = _new(StatementTrace)
+            values = trace.__dict__
+            # One table copy, then the fields that are the request's own (see construct.py).
+            values.update(fields)
+            values["policy_name"] = name
+            applies = fields["applies"]
+            conditions = statement.conditions
+            if conditions:
+                # Every condition is traced, whether or not the elements matched: the report
+                # says which conditions would also have stopped the statement.
+                condition_traces: list[ConditionTrace] = []
+                for condition in conditions:
+                    condition_trace = condition.memo.get(context.get(condition.key))
+                    if condition_trace is None:
+                        condition_trace = condition.trace(context)
+                    condition_traces.append(condition_trace)
+                    if not condition_trace.matched:
+                        applies = False
+                values["conditions"] = tuple(condition_traces)
+                values["applies"] = applies
+            values["request"] = request
+            traces.append(trace)
+            if applies:
+                if statement.effect == "Deny":
+                    if first_deny is None:
+                        first_deny = trace
+                elif first_allow is None:
+                    first_allow = trace
         # Explicit deny if an applying statement denies, allow if one allows, else implicit
         # deny; every statement is traced either way.
-        decision = _IMPLICIT_DENY
-        for statement in self.statements:
-            trace = statement.evaluate(view, name, principal_has_boundary)
-            traces.append(trace)
-            if trace.applies and decision is not _EXPLICIT_DENY:
-                decision = _EXPLICIT_DENY if trace.effect == "Deny" else _ALLOW
-        return construct.policy_result(name, decision, tuple(traces))
+        if first_deny is not None:
+            decision = _EXPLICIT_DENY
+        elif first_allow is not None:
+            decision = _ALLOW
+        else:
+            decision = _IMPLICIT_DENY
+        return construct.policy_result(name, decision, tuple(traces)), first_allow, first_deny

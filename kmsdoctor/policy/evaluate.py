@@ -35,7 +35,7 @@ from kmsdoctor.policy.model import (
     Request,
     StatementTrace,
 )
-from kmsdoctor.policy.request_view import RequestView, view_request
+from kmsdoctor.policy.request_view import PrincipalView, RequestView, view_request
 
 # Order in which a shut layer is reported when several are shut; AWS's own evaluation order
 # (RCPs, SCPs, then resource-based, identity, boundary, session), with the VPC endpoint policy,
@@ -92,29 +92,39 @@ def _union(
     layer: LayerName,
     label: str,
     principal_has_boundary: bool = False,
+    what: str = "policies",
 ) -> LayerResult:
-    results = tuple([policy.evaluate_view(view, principal_has_boundary) for policy in policies])
+    """The layer's result for a union of policies; `what` names them in the TypeError a
+    policy that is not a Policy raises."""
+    results: list[PolicyResult] = []
+    # The first applying Deny of the first policy that has one, and the same for Allow: the
+    # statements the layer's reason names.
+    first_deny: StatementTrace | None = None
+    deny_policy = ""
+    first_allow: StatementTrace | None = None
+    allow_policy = ""
+    for policy in policies:
+        if type(policy) is not Policy and not isinstance(policy, Policy):
+            raise TypeError(f"{what} must be Policy objects from parse_policy, got {policy!r}")
+        result, allow, deny = policy.evaluate_traced(view, principal_has_boundary)
+        results.append(result)
+        if deny is not None and first_deny is None:
+            first_deny, deny_policy = deny, result.policy_name
+        if allow is not None and first_allow is None:
+            first_allow, allow_policy = allow, result.policy_name
     action = view.request.action
     if not results:
         return construct.layer_result(layer, _IMPLICIT_DENY, (), f"there are no {label}")
-    first_allowing: PolicyResult | None = None
-    for result in results:
-        decision = result.decision
-        if decision is _EXPLICIT_DENY:
-            return construct.layer_result(
-                layer, _EXPLICIT_DENY, results, _deny_reason(results, action)
-            )
-        if decision is _ALLOW and first_allowing is None:
-            first_allowing = result
-    if first_allowing is not None:
-        # A policy allows exactly when one of its statements applies with Allow (and none
-        # with Deny): the first allowing policy holds the first allowing statement.
-        trace = _first_applying(first_allowing, "Allow")
-        if trace is not None:
-            reason = f"statement {trace.label} in {first_allowing.policy_name} allows {action}"
-            return construct.layer_result(layer, _ALLOW, results, reason)
+    if first_deny is not None:
+        reason = f"statement {first_deny.label} in {deny_policy} explicitly denies {action}"
+        return construct.layer_result(layer, _EXPLICIT_DENY, tuple(results), reason)
+    if first_allow is not None:
+        # With no Deny applying anywhere, the first policy with an applying Allow is the first
+        # allowing policy, and that Allow its first allowing statement.
+        reason = f"statement {first_allow.label} in {allow_policy} allows {action}"
+        return construct.layer_result(layer, _ALLOW, tuple(results), reason)
     reason = f"no statement in the {label} allows {action} on {view.request.resource}"
-    return construct.layer_result(layer, _IMPLICIT_DENY, results, reason)
+    return construct.layer_result(layer, _IMPLICIT_DENY, tuple(results), reason)
 
 
 def _levels(
@@ -129,7 +139,7 @@ def _levels(
     level_decisions: list[Decision] = []
     first_shut_level: int | None = None
     for level_index, level in enumerate(levels):
-        results = [policy.evaluate_view(view, principal_has_boundary) for policy in level]
+        results = [policy.evaluate_traced(view, principal_has_boundary)[0] for policy in level]
         all_results.extend(results)
         level_decision = _level_decision(results)
         level_decisions.append(level_decision)
@@ -300,29 +310,35 @@ def evaluate_access(inputs: AccessInputs, request: Request) -> AccessDecision:
     view = view_request(request)
     principal = view.principal
     is_service = principal.kind == "service"
-    has_boundary = inputs.permissions_boundary is not None
-    resource_label = _layer_label("resource", inputs.resource_service)
+    boundary_policy = inputs.permissions_boundary
+    resource_label = _RESOURCE_LABELS.get(inputs.resource_service or "", "resource policy")
 
     if is_service:
         identity = _SERVICE_HAS_NO_IDENTITY
     else:
-        identity = _union(
-            _check_policies(inputs.identity, "identity"), view, "identity", "identity policies"
-        )
-    resource = _resource_layer(inputs, view, resource_label, has_boundary)
+        identity = _union(inputs.identity, view, "identity", "identity policies", False, "identity")
+    resource = _resource_layer(inputs, view, resource_label, boundary_policy is not None)
 
-    if inputs.permissions_boundary is None or is_service:
+    if boundary_policy is None or is_service:
         boundary = _NO_BOUNDARY
     else:
-        boundary_policies = _check_policies((inputs.permissions_boundary,), "permissions_boundary")
-        boundary = _union(boundary_policies, view, "permissions_boundary", "permissions boundary")
+        boundary = _union(
+            (boundary_policy,),
+            view,
+            "permissions_boundary",
+            "permissions boundary",
+            False,
+            "permissions_boundary",
+        )
 
     if inputs.session_policies and not is_service:
         session = _union(
-            _check_policies(inputs.session_policies, "session_policies"),
+            inputs.session_policies,
             view,
             "session",
             "session policies",
+            False,
+            "session_policies",
         )
     elif principal.kind == "federated_user":
         # GetFederationToken: a federated user session without a session policy has no
@@ -347,7 +363,11 @@ def evaluate_access(inputs: AccessInputs, request: Request) -> AccessDecision:
             [policy] for policy in _check_policies(inputs.vpc_endpoint_policies, "vpc_endpoint")
         ]
         vpc_endpoint = _levels(
-            endpoint_levels, view, "vpc_endpoint", "VPC endpoint policy", has_boundary
+            endpoint_levels,
+            view,
+            "vpc_endpoint",
+            "VPC endpoint policy",
+            boundary_policy is not None,
         )
     else:
         vpc_endpoint = _NO_ENDPOINT
@@ -370,26 +390,18 @@ def evaluate_access(inputs: AccessInputs, request: Request) -> AccessDecision:
         if layer.decision is _IMPLICIT_DENY:
             return construct.access_decision(_IMPLICIT_DENY, layers, layer.layer, layer.reason)
 
-    shut_layer, reason = _principal_and_resource(inputs, view, layers, resource_label)
+    shut_layer, reason = _principal_and_resource(
+        inputs, principal, request.action, identity, resource, boundary, session, resource_label
+    )
     if shut_layer is not None:
         return construct.access_decision(_IMPLICIT_DENY, layers, shut_layer, reason)
     return construct.access_decision(_ALLOW, layers, None, reason)
 
 
-def _principal_and_resource(
-    inputs: AccessInputs,
-    view: RequestView,
-    layers: dict[str, LayerResult],
-    resource_label: str,
-) -> tuple[LayerName | None, str]:
-    """The identity/resource/boundary/session part of the decision: (shut layer, reason)."""
-    principal = view.principal
-    action = view.request.action
-    identity = layers["identity"]
-    resource = layers["resource"]
-    resource_allows = resource.decision is _ALLOW
+def _resource_strength(inputs: AccessInputs, resource: LayerResult) -> PrincipalMatch | None:
+    """How strongly the resource layer's allow names the caller (see _PRINCIPAL_STRENGTH)."""
     strength = _strongest_allow(resource)
-    if resource_allows and strength is None:
+    if resource.decision is _ALLOW and strength is None:
         # A KMS grant names its grantee principal, like a key policy naming the role; any
         # other allow without a principal match is read the most restrictive way.
         strength = "entity" if inputs.resource_allowed_by_grant else "account"
@@ -399,6 +411,21 @@ def _principal_and_resource(
         and _PRINCIPAL_STRENGTH[strength] < _PRINCIPAL_STRENGTH["entity"]
     ):
         strength = "entity"
+    return strength
+
+
+def _principal_and_resource(
+    inputs: AccessInputs,
+    principal: PrincipalView,
+    action: str,
+    identity: LayerResult,
+    resource: LayerResult,
+    boundary: LayerResult,
+    session: LayerResult,
+    resource_label: str,
+) -> tuple[LayerName | None, str]:
+    """The identity/resource/boundary/session part of the decision: (shut layer, reason)."""
+    resource_allows = resource.decision is _ALLOW
 
     if principal.kind == "service":
         if resource_allows:
@@ -407,7 +434,7 @@ def _principal_and_resource(
 
     identity_allows = identity.decision is _ALLOW
     cross_account = principal.account != inputs.resource_account
-    ceilings = _ceilings_check(layers)
+    ceilings = _ceilings_check(boundary, session)
 
     if cross_account:
         if not resource_allows:
@@ -424,6 +451,8 @@ def _principal_and_resource(
             return ceilings
         return None, f"the {resource_label} and the caller's identity policies allow {action}"
 
+    # Within the resource's account, how the resource policy names the caller matters.
+    strength = _resource_strength(inputs, resource)
     if inputs.resource_service == "kms":
         if not resource_allows:
             return "resource", (
@@ -466,10 +495,9 @@ def _principal_and_resource(
     return None, f"the caller's identity policies allow {action}"
 
 
-def _ceilings_check(layers: dict[str, LayerResult]) -> tuple[LayerName, str] | None:
+def _ceilings_check(boundary: LayerResult, session: LayerResult) -> tuple[LayerName, str] | None:
     """The permissions boundary and session policies, where present, must allow."""
-    for layer_name in ("permissions_boundary", "session"):
-        layer = layers[layer_name]
+    for layer in (boundary, session):
         if layer.decision is _IMPLICIT_DENY:
-            return layer_name, layer.reason  # type: ignore[return-value]
+            return layer.layer, layer.reason
     return None
