@@ -79,6 +79,15 @@ _KEY_ACTION_RESOURCE_ACCOUNT = 4
 _KEY_ACTION_RESOURCE_CALLER_BOUNDARY = 5  # the caller's identity, and whether it has a boundary
 _KEY_ACTION_RESOURCE_CALLER = 6
 _KEY_ACTION_CALLER = 7
+# The keys that hold the resource, always second (see Policy.evaluate_traced).
+_RESOURCE_SHAPES = frozenset(
+    (
+        _KEY_ACTION_RESOURCE,
+        _KEY_ACTION_RESOURCE_ACCOUNT,
+        _KEY_ACTION_RESOURCE_CALLER_BOUNDARY,
+        _KEY_ACTION_RESOURCE_CALLER,
+    )
+)
 
 _new = object.__new__
 
@@ -123,6 +132,13 @@ class CompiledStatement:
     outcome_memo: dict[tuple[object, ...], dict[str, Any]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # For a resource not seen before: the fields by the element_memo key with the resource
+    # replaced by whether it matched, which is all the fields take from it when the Resource
+    # holds no policy variable. A prefix check meets a new object ARN with every request;
+    # this saves it the principal matching and the outcome lookup.
+    match_memo: dict[tuple[object, ...], dict[str, Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
     # Which element_memo key the statement's fields are kept under (one of _KEY_*), worked
     # out once from the flags above, so that evaluation picks it with one comparison or two.
     key_shape: int = field(init=False, default=0, compare=False, repr=False)
@@ -151,7 +167,18 @@ class CompiledStatement:
     ) -> dict[str, Any]:
         """The element fields for a request whose memo key `key` missed (None: not memoised):
         worked out, and remembered under `key`."""
-        fields = self._element_fields(view, principal_has_boundary)
+        if key is not None and self.key_shape in _RESOURCE_SHAPES:
+            resources = self.resources
+            resource_matched = resources.static.matches_normalised(view.resource) != (
+                resources.negated
+            )
+            match_key = (key[0], resource_matched, *key[2:])  # type: ignore[index]
+            fields = self.match_memo.get(match_key)
+            if fields is None:
+                fields = self._element_fields(view, principal_has_boundary)
+                remember(self.match_memo, match_key, fields)
+        else:
+            fields = self._element_fields(view, principal_has_boundary)
         if key is not None:
             memo = self.element_memo
             if len(memo) >= MEMO_LIMIT:
