@@ -8,11 +8,13 @@ keys, which is also why this beats building a dict and assigning it as `__dict__
 instances are ordinary frozen dataclass instances: equality, hashing, repr and immutability are
 unchanged. Every field must be given; tests/policy/test_construct.py checks that against the
 dataclasses (`statement_trace` goes through `statement_fields` and
-`statement_trace_with_conditions`, which evaluation uses directly).
+`statement_trace_with_conditions`).
 
 Statement traces are the most numerous. Evaluation memoises each statement's fields before
 conditions (`statement_fields`) and builds a trace by copying them into the new instance with
-one `dict.update` (about 0.3 µs), then sets the conditions, `applies` and the request.
+one `dict.update` (about 0.3 µs), then sets the conditions, `applies` and the request: as
+`statement_trace_with_conditions` does, written out in Policy.evaluate_traced's loop
+(tests/policy/test_fast_paths.py compares the two).
 """
 
 from __future__ import annotations
@@ -99,9 +101,10 @@ def statement_fields(
     notes: tuple[str, ...],
     text: StatementText | None,
 ) -> dict[str, Any]:
-    """A `StatementTrace`'s fields, in field order, without conditions and request (filled in
-    by `statement_trace_from`). Evaluation keeps these per statement and reuses them: they
-    depend only on the statement's elements and the request's action, resource and principal."""
+    """A `StatementTrace`'s fields, in field order, without conditions and request (filled
+    in by `statement_trace_with_conditions`). Evaluation keeps these per statement and reuses
+    them: they depend only on the statement's elements and the request's action, resource and
+    principal."""
     return {
         "policy_name": policy_name,
         "index": index,
@@ -120,22 +123,6 @@ def statement_fields(
     }
 
 
-def statement_trace_from(
-    fields: dict[str, Any], policy_name: str, request: Request | None
-) -> StatementTrace:
-    """A trace from `statement_fields` (a statement without conditions), the name of the
-    policy (the fields' own is a placeholder: equal policies under other names share them)
-    and the request."""
-    trace = _new(StatementTrace)
-    values = trace.__dict__
-    # Updating an empty dict from a full one is a single table copy in CPython: about half
-    # the cost of storing 14 fields one by one. `fields` itself is never changed.
-    values.update(fields)
-    values["policy_name"] = policy_name
-    values["request"] = request
-    return trace
-
-
 def statement_trace_with_conditions(
     fields: dict[str, Any],
     policy_name: str,
@@ -143,9 +130,13 @@ def statement_trace_with_conditions(
     applies: bool,
     request: Request | None,
 ) -> StatementTrace:
-    """`statement_trace_from` with the conditions' traces and the final `applies`."""
+    """A trace from `statement_fields`, the name of the policy (the fields' own is a
+    placeholder: equal policies under other names share them), the conditions' traces, the
+    final `applies` and the request."""
     trace = _new(StatementTrace)
     values = trace.__dict__
+    # Updating an empty dict from a full one is a single table copy in CPython: about half
+    # the cost of storing 14 fields one by one. `fields` itself is never changed.
     values.update(fields)
     values["policy_name"] = policy_name
     values["conditions"] = conditions
