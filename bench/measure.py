@@ -1,0 +1,160 @@
+"""Measuring a CLI run against a `BenchSandbox`: the dependency depth and the repeated reads from
+one instrumented run, and the timings as the median of plain runs.
+
+The instrumented run gets a generated sitecustomize that installs, inside the kmsdoctor process:
+- bench/depth.py's `DepthTracer` (the longest chain of dependent AWS calls); and
+- a recorder of every AWS call's (operation, parameters, access key): a fact read twice is the
+  same operation with the same parameters as the same identity.
+Both are written as JSON at exit. The instrumented run's wall time is not used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.sandbox import DELAY_S, ROOT, BenchSandbox, Run, progress
+
+TRACE_FILE_ENV = "KMSDOCTOR_BENCH_TRACE_FILE"
+
+_SITECUSTOMIZE = """
+import os
+from bench.measure import install_tracing
+install_tracing(os.environ["{env}"])
+"""
+
+
+def install_tracing(output: str) -> None:
+    """Inside the instrumented kmsdoctor process: trace depth and record every call; write
+    {"depth": [[operation, depth, chain], ...], "calls": [entry, ...]} to `output` at exit."""
+    import atexit
+    import threading
+
+    import botocore.client
+
+    from bench.depth import DepthTracer
+
+    calls: list[str] = []
+    lock = threading.Lock()
+    original = botocore.client.BaseClient._make_api_call
+
+    def recorded(client_self: Any, operation_name: str, api_params: Any) -> Any:
+        service = client_self.meta.service_model.service_name
+        credentials = client_self._request_signer._credentials
+        access_key = credentials.access_key if credentials is not None else ""
+        entry = json.dumps(
+            [f"{service}:{operation_name}", api_params, access_key], sort_keys=True, default=str
+        )
+        with lock:
+            calls.append(entry)
+        return original(client_self, operation_name, api_params)
+
+    # The recorder first, the tracer around it: the tracer sees each call as botocore's.
+    botocore.client.BaseClient._make_api_call = recorded
+    tracer = DepthTracer().install()
+
+    def write() -> None:
+        Path(output).write_text(
+            json.dumps({"depth": tracer.records, "calls": calls}), encoding="utf-8"
+        )
+
+    atexit.register(write)
+
+
+@dataclass(frozen=True)
+class Trace:
+    depth: int
+    longest_chain: list[str]
+    repeated: list[str]  # "kms:GetKeyPolicy x2": calls made more than once, same params, same id
+
+    @property
+    def repeated_calls(self) -> int:
+        """Calls beyond the first of each fact read more than once."""
+        return sum(int(entry.rsplit(" x", 1)[1]) - 1 for entry in self.repeated)
+
+
+def traced_run(sandbox: BenchSandbox, args: list[str], env: dict[str, str] | None = None) -> Trace:
+    """One instrumented run (through the proxy unless `env` says otherwise)."""
+    with tempfile.TemporaryDirectory(prefix="kmsdoctor-bench-") as workdir:
+        site = Path(workdir, "site")
+        site.mkdir()
+        (site / "sitecustomize.py").write_text(
+            _SITECUSTOMIZE.format(env=TRACE_FILE_ENV), encoding="utf-8"
+        )
+        output = Path(workdir, "trace.json")
+        base = sandbox.env if env is None else env
+        traced_env = {
+            **base,
+            TRACE_FILE_ENV: str(output),
+            "PYTHONPATH": os.pathsep.join([str(site), str(ROOT), base.get("PYTHONPATH", "")]),
+        }
+        sandbox.run_cli(args, traced_env)
+        recorded = json.loads(output.read_text(encoding="utf-8"))
+    records = recorded["depth"]
+    deepest = max(records, key=lambda record: record[1])
+    counts = Counter(recorded["calls"])
+    repeated = [f"{json.loads(entry)[0]} x{n}" for entry, n in counts.items() if n > 1]
+    return Trace(depth=deepest[1], longest_chain=list(deepest[2]), repeated=repeated)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    mode: str
+    runs: int
+    calls: int
+    wall_s: float
+    aws_phase_s: float
+    first_request_s: float
+    after_last_response_s: float
+    idle_s: float
+    most_in_flight: int
+    by_operation: Counter[str]
+    trace: Trace
+
+    @property
+    def depth(self) -> int:
+        return self.trace.depth
+
+    @property
+    def longest_chain(self) -> list[str]:
+        return self.trace.longest_chain
+
+    def ratio(self, seconds: float) -> float:
+        """Seconds against the dependency depth's worth of delay."""
+        return seconds / (DELAY_S * self.depth)
+
+
+def measure(sandbox: BenchSandbox, mode: str, args: list[str], runs: int) -> Measurement:
+    """One instrumented run (depth, repeats), then `runs` plain runs through the proxy."""
+    progress(f"{mode}: instrumented run")
+    trace = traced_run(sandbox, args)
+    measured: list[Run] = []
+    for index in range(runs):
+        progress(f"{mode}: run {index + 1} of {runs}")
+        measured.append(sandbox.run_cli(args))
+    calls = Counter(len(run.requests) for run in measured).most_common(1)[0][0]
+    typical = next(run for run in measured if len(run.requests) == calls)
+    return Measurement(
+        mode=mode,
+        runs=runs,
+        calls=calls,
+        wall_s=statistics.median(run.wall_s for run in measured),
+        aws_phase_s=statistics.median(run.aws_phase_s for run in measured),
+        first_request_s=statistics.median(run.first_request_s for run in measured),
+        after_last_response_s=statistics.median(run.after_last_response_s for run in measured),
+        idle_s=statistics.median(run.idle_s for run in measured),
+        most_in_flight=max(run.most_in_flight for run in measured),
+        by_operation=Counter(request.operation for request in typical.requests),
+        trace=trace,
+    )
+
+
+def load_line() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min); {os.cpu_count()} cores"
