@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import re
+import sys
 import threading
 import time
 import urllib.parse
@@ -116,8 +117,12 @@ class DelayProxy:
         with self._lock:
             return self._in_flight
 
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        """The request handler class; a test may subclass it to hold some requests."""
+        return handler_for(self)
+
     def start(self) -> DelayProxy:
-        self._server = _ProxyServer(("127.0.0.1", 0), handler_for(self))
+        self._server = _ProxyServer(("127.0.0.1", 0), self.handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -152,6 +157,13 @@ class _ProxyServer(ThreadingHTTPServer):
     # The default listen backlog (5) is below the 32 connections botocore opens at once for a
     # prefix's heads: the rest would wait for a SYN retransmission (about a second) each.
     request_queue_size = 128
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away (an interrupted kmsdoctor, a test's killed process) is not
+        an error of the proxy; anything else is reported as socketserver does."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 def handler_for(proxy: DelayProxy) -> type[BaseHTTPRequestHandler]:
@@ -199,14 +211,43 @@ def handler_for(proxy: DelayProxy) -> type[BaseHTTPRequestHandler]:
                 proxy._finished(ProxiedRequest(operation, started, time.monotonic()))
 
         def _send_upstream(self, body: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
-            connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
-            try:
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-                connection.request(self.command, self.path, body=body or None, headers=headers)
-                response = connection.getresponse()
-                payload = response.read()
+            # One upstream connection per client connection, kept alive as the client keeps its
+            # own: a new TCP connection (and a new server thread in moto) per request would cost
+            # moto more than the request itself.
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+            for attempt in (1, 2):
+                reused = self._upstream is not None
+                if self._upstream is None:
+                    self._upstream = http.client.HTTPConnection(
+                        upstream.hostname, upstream.port, timeout=60
+                    )
+                try:
+                    self._upstream.request(
+                        self.command, self.path, body=body or None, headers=headers
+                    )
+                    response = self._upstream.getresponse()
+                    payload = response.read()
+                except ConnectionError:  # RemoteDisconnected is one
+                    self._close_upstream()
+                    if reused and attempt == 1:
+                        continue  # the server closed an idle kept-alive connection: once more
+                    raise
+                if response.will_close:
+                    self._close_upstream()
                 return response.status, response.reason, response.getheaders(), payload
-            finally:
-                connection.close()
+            raise AssertionError("unreachable")
+
+        def _close_upstream(self) -> None:
+            if self._upstream is not None:
+                self._upstream.close()
+                self._upstream = None
+
+        def setup(self) -> None:
+            super().setup()
+            self._upstream: http.client.HTTPConnection | None = None
+
+        def finish(self) -> None:
+            self._close_upstream()
+            super().finish()
 
     return Handler

@@ -199,6 +199,15 @@ class BenchSandbox:
         assert self._process is not None
         return self._process.pid
 
+    def moto_cpu_s(self) -> float:
+        """CPU seconds the moto server process has used so far (Linux /proc; 0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+        return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
     @property
     def populated(self) -> Any:
         return self.built.get("populated")
@@ -306,6 +315,8 @@ def serve(spec: dict[str, Any]) -> None:
         built = _describe_scenario(box)
         _bulk_put(box, spec["bulk_objects"])
     if spec["populate"]:
+        os.environ.update(box.env_overrides)  # the hook's boto3 sessions see the profiles
+        os.environ["AWS_ENDPOINT_URL"] = moto_url
         module, function = spec["populate"].split(":")
         built["populated"] = getattr(importlib.import_module(module), function)(box)
     built.update(
