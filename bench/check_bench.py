@@ -1,43 +1,37 @@
 """`kmsdoctor check` at the size of a real smoke test: 50 expectations over 10 principals and
 three prefixes of 1,000 objects (issue 11).
 
-Setup, all on 127.0.0.1: a moto server holds a data lake (account A: one bucket, two keys;
-prefixes `p0/` under the curated key, `p1/` under the finance key, `p2/` half and half;
+Setup, all on 127.0.0.1 (bench/sandbox.py): a moto server in a process of its own holds a data
+lake (account A: one bucket, two keys; prefixes `p0/` under the curated key, `p1/` under the
+finance key, `p2/` half and half, the 3,000 objects written straight into moto's backend;
 account B: ten roles), and a `DelayProxy` adds DELAY_S to every request. The real CLI runs as
 a subprocess, `kmsdoctor check bench.toml --no-probe` (and with the probe), with
 `AWS_ENDPOINT_URL` at the proxy.
 
-Reported:
+Reported (issue 11's targets beside each):
 - calls: requests the proxy forwarded, against objects + distinct keys + principals (each fact
   read once: a head per object, a key's policy once for its 1,000+ objects, a role once for all
   its expectations), and what the rest are;
+- facts read more than once: the same call, same parameters, same identity (bench/measure.py);
+- AWS phase (first request to last response) against 1.5 x its critical path at the chosen
+  concurrency, (calls / the planner's S3 limit + dependency depth) x DELAY_S, as for many objects
+  (issue 10); the CPU each request cost kmsdoctor and moto, and the floor that sets on this
+  machine;
 - analysis CPU per (principal, object) pair: the answers of every expectation, timed in a fresh
-  process (first sight: nothing memoised yet), divided by the pairs answered;
-- AWS phase (first request to last response) against DELAY_S x dependency depth (the longest
-  chain of dependent calls, counted as in diagnose_bench): the target is <= 1.5.
+  process (first sight: nothing memoised yet), divided by the pairs answered; target <= 0.2 ms.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import subprocess
 import sys
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.delay_proxy import DelayProxy
-from bench.diagnose_bench import (
-    DELAY_S,
-    ROOT,
-    Measurement,
-    _depth_records,
-    _longest_chain,
-    _run_cli,
-)
+from bench.measure import Measurement, cpu_lines, load_line, measure
+from bench.sandbox import DELAY_S, ROOT, BenchSandbox, progress
 
 A = "111111111111"
 B = "222222222222"
@@ -46,7 +40,9 @@ ROLES = [f"LakeRole{n:02}" for n in range(10)]
 PREFIXES = ["p0/", "p1/", "p2/"]
 OBJECTS_PER_PREFIX = 1000
 EXPECTATIONS = 50
-RUNS = 3  # each run answers 50,000 (principal, object) pairs: fewer runs than diagnose_bench
+# Each run makes 3,000+ requests and answers 50,000 (principal, object) pairs: once per mode, the
+# instrumented run's own timings are the figures.
+RUNS = 0
 
 _CPU_SCRIPT = """
 import json, sys
@@ -83,19 +79,6 @@ def scenario() -> dict[str, Any]:
             ],
         }
 
-    objects = []
-    for prefix in PREFIXES:
-        for n in range(OBJECTS_PER_PREFIX):
-            key = "curated" if prefix == "p0/" or (prefix == "p2/" and n % 2) else "finance"
-            objects.append(
-                {
-                    "key": f"{prefix}part-{n:05}.parquet",
-                    "body": "x",
-                    "sse_algorithm": "aws:kms",
-                    "kms_key": f"{{{{key_arn:{key}}}}}",
-                    "bucket_key_enabled": False,
-                }
-            )
     role_policy = {
         "Version": "2012-10-17",
         "Statement": [
@@ -143,7 +126,7 @@ def scenario() -> dict[str, Any]:
                 "curated": {"description": "curated", "policy": key_policy(readers)},
                 "finance": {"description": "finance", "policy": key_policy(finance_readers)},
             },
-            "objects": objects,
+            "objects": [],  # bulk_objects(): written straight into moto
         },
         "target": {
             "roles": {name: {"inline": {"Lake": role_policy}} for name in ROLES},
@@ -151,6 +134,16 @@ def scenario() -> dict[str, Any]:
         },
         "command": {"key": "p0/part-00000.parquet", "role_arns": [], "operation": "read"},
     }
+
+
+def bulk_objects() -> list[tuple[str, str]]:
+    """(object key, key name): p0/ curated, p1/ finance, p2/ alternating."""
+    objects = []
+    for prefix in PREFIXES:
+        for n in range(OBJECTS_PER_PREFIX):
+            key = "curated" if prefix == "p0/" or (prefix == "p2/" and n % 2) else "finance"
+            objects.append((f"{prefix}part-{n:05}.parquet", key))
+    return objects
 
 
 def check_file() -> str:
@@ -183,26 +176,6 @@ def check_file() -> str:
     return "\n".join(lines) + "\n"
 
 
-def measure(mode: str, args: list[str], env: dict[str, str], proxy: DelayProxy) -> Measurement:
-    """As diagnose_bench.measure, with RUNS runs (median) and one instrumented run for depth."""
-    import statistics
-
-    records = _depth_records(args, env, proxy)
-    runs = [_run_cli(args, env, proxy) for _ in range(RUNS)]
-    calls = Counter(len(run.requests) for run in runs).most_common(1)[0][0]
-    return Measurement(
-        mode=mode,
-        calls=calls,
-        wall_s=statistics.median(run.wall_s for run in runs),
-        aws_phase_s=statistics.median(run.aws_phase_s for run in runs),
-        depth=max(record[1] for record in records),
-        first_request_s=statistics.median(run.first_request_s for run in runs),
-        after_last_response_s=statistics.median(run.after_last_response_s for run in runs),
-        idle_s=statistics.median(run.idle_s for run in runs),
-        longest_chain=_longest_chain(records),
-    )
-
-
 def _cpu_per_pair(env: dict[str, str], path: Path) -> dict[str, Any]:
     """The answer stage timed inside one fresh kmsdoctor process."""
     process = subprocess.run(
@@ -218,74 +191,68 @@ def _cpu_per_pair(env: dict[str, str], path: Path) -> dict[str, Any]:
     return json.loads(process.stdout.strip().splitlines()[-1])
 
 
+def _report(m: Measurement, floor: int) -> None:
+    from kmsdoctor.collect.plan import SERVICE_LIMITS
+
+    concurrency = SERVICE_LIMITS["s3"]
+    critical = (m.calls / concurrency + m.depth) * DELAY_S
+    print(f"{m.mode}:")
+    print(
+        f"  AWS calls            {m.calls}   target close to objects + keys + principals "
+        f"= {floor}  ({m.calls / floor:.3f}x)"
+    )
+    common = ", ".join(f"{op} {n}" for op, n in m.by_operation.most_common(8))
+    print(f"    by operation       {common}")
+    repeated = m.trace.repeated
+    print(
+        f"  facts read twice     {len(repeated)}   ({m.trace.repeated_calls} calls beyond the "
+        f"first; target 0) {', '.join(repeated[:6])}".rstrip()
+    )
+    print(f"  requests in flight   at most {m.most_in_flight}   (planner's S3 limit {concurrency})")
+    print(f"  dependency depth     {m.depth}   ({' -> '.join(m.longest_chain)})")
+    print(f"  wall (process)       {m.wall_s * 1000:7.0f} ms   median of {m.runs} run(s)")
+    print(f"  AWS phase            {m.aws_phase_s * 1000:7.0f} ms")
+    print(f"    of which idle      {m.idle_s * 1000:7.0f} ms   no request in flight")
+    print(
+        f"  critical path        {critical * 1000:7.0f} ms   (calls / {concurrency} + depth) x "
+        f"{DELAY_S * 1000:.0f} ms"
+    )
+    print(
+        f"  ratio                {m.aws_phase_s / critical:7.2f}     AWS phase / critical path, "
+        "target <= 1.5"
+    )
+    for line in cpu_lines(m):
+        print(line)
+
+
 def main() -> None:
-    from moto.server import ThreadedMotoServer
-
-    from moto_fixtures.builder import LEAKY_ENV, build_scenario
-    from moto_fixtures.sandbox import free_port
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    saved_env = dict(os.environ)
-    try:
-        host, port = server.get_host_and_port()
-        moto_url = f"http://{host}:{port}"
-        for variable in LEAKY_ENV:
-            os.environ.pop(variable, None)
-        os.environ["AWS_ENDPOINT_URL"] = moto_url
-        with tempfile.TemporaryDirectory(prefix="kmsdoctor-bench-") as workdir:
-            box = build_scenario(scenario(), Path(workdir))
-            checks = Path(workdir, "bench.toml")
-            checks.write_text(check_file(), encoding="utf-8")
-            args = ["check", str(checks), "--format", "json", "--no-probe"]
-            with DelayProxy(moto_url, DELAY_S) as proxy:
-                env = {**box.env, "AWS_ENDPOINT_URL": proxy.url}
-                # moto builds each account's defaults on first use: not AWS latency.
-                _run_cli(args, {**env, "AWS_ENDPOINT_URL": moto_url}, proxy)
-                objects = len(PREFIXES) * OBJECTS_PER_PREFIX
-                floor = objects + 2 + len(ROLES)
-                print(
-                    f"{EXPECTATIONS} expectations, {len(ROLES)} principals, {len(PREFIXES)} "
-                    f"prefixes x {OBJECTS_PER_PREFIX} objects; {DELAY_S * 1000:.0f} ms added "
-                    "to every AWS request"
-                )
-                for mode, mode_args in (
-                    ("check --no-probe", args),
-                    ("check (with probe)", args[:-1]),
-                ):
-                    measured = measure(mode, mode_args, env, proxy)
-                    run = _run_cli(mode_args, env, proxy)
-                    by_operation = Counter(request.operation for request in run.requests)
-                    idle = run.idle_s
-                    print(f"{mode}:")
-                    print(
-                        f"  AWS calls            {measured.calls}   objects + keys + principals "
-                        f"= {floor}  ({measured.calls / floor:.2f}x)"
-                    )
-                    common = ", ".join(f"{op} {n}" for op, n in by_operation.most_common(8))
-                    print(f"    by operation       {common}")
-                    print(f"  wall (process)       {measured.wall_s * 1000:7.0f} ms")
-                    print(f"  AWS phase            {measured.aws_phase_s * 1000:7.0f} ms")
-                    print(f"    of which idle      {idle * 1000:7.0f} ms   no request in flight")
-                    print(
-                        f"  dependency depth     {measured.depth}   "
-                        f"({' -> '.join(measured.longest_chain)})"
-                    )
-                    print(
-                        f"  ratio                {measured.ratio(measured.aws_phase_s):7.2f}     "
-                        "AWS phase / (delay x depth), target <= 1.5"
-                    )
-            timed = _cpu_per_pair({**box.env, "AWS_ENDPOINT_URL": moto_url}, checks)
-            print("analysis (fresh process, first sight):")
-            print(f"  (principal, object) pairs answered  {timed['pairs']}")
-            print(f"  answer CPU                          {timed['cpu_s'] * 1000:7.0f} ms")
-            per_pair_ms = timed["cpu_s"] / timed["pairs"] * 1000
-            print(f"  per pair                            {per_pair_ms:7.3f} ms   target <= 0.2 ms")
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
-        server.stop()
+    with (
+        BenchSandbox(scenario=scenario(), bulk_objects=bulk_objects()) as sandbox,
+        tempfile.TemporaryDirectory(prefix="kmsdoctor-bench-") as workdir,
+    ):
+        checks = Path(workdir, "bench.toml")
+        checks.write_text(check_file(), encoding="utf-8")
+        args = ["check", str(checks), "--format", "json", "--no-probe"]
+        # moto's per-account defaults, made by one cheap diagnosis rather than a whole check.
+        sandbox.warm([*sandbox.built["cli_args"], "--no-probe"])
+        objects = len(PREFIXES) * OBJECTS_PER_PREFIX
+        floor = objects + 2 + len(ROLES)
+        print(
+            f"{EXPECTATIONS} expectations, {len(ROLES)} principals, {len(PREFIXES)} "
+            f"prefixes x {OBJECTS_PER_PREFIX} objects; {DELAY_S * 1000:.0f} ms added "
+            "to every AWS request"
+        )
+        print(f"  {load_line()}")
+        for mode, mode_args in (("check --no-probe", args), ("check (with probe)", args[:-1])):
+            _report(measure(sandbox, mode, mode_args, RUNS), floor)
+        progress("analysis CPU (fresh process, straight at moto)")
+        timed = _cpu_per_pair(sandbox.direct_env, checks)
+        print("analysis (fresh process, first sight):")
+        print(f"  (principal, object) pairs answered  {timed['pairs']:.0f}")
+        print(f"  answer CPU                          {timed['cpu_s'] * 1000:7.0f} ms")
+        per_pair_ms = timed["cpu_s"] / timed["pairs"] * 1000
+        print(f"  per pair                            {per_pair_ms:7.3f} ms   target <= 0.2 ms")
+        print(f"  {load_line()}")
 
 
 if __name__ == "__main__":

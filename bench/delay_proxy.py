@@ -50,6 +50,10 @@ _S3_SUBRESOURCES = {
 }
 
 
+# What a read from or write to the client raises once the client has gone.
+_CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
 @dataclass(frozen=True)
 class ProxiedRequest:
     operation: str  # "kms:GetKeyPolicy"; "s3:GET /bucket?x" when it cannot be named
@@ -96,6 +100,7 @@ class DelayProxy:
     upstream: str  # "http://127.0.0.1:5000": a moto server
     delay_s: float
     requests: list[ProxiedRequest] = field(default_factory=list)
+    upstream_failures: list[str] = field(default_factory=list)  # "op: error" answered 502
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _in_flight: int = 0
     _server: ThreadingHTTPServer | None = None
@@ -136,6 +141,7 @@ class DelayProxy:
     def clear(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.upstream_failures.clear()
 
     def __enter__(self) -> DelayProxy:
         return self.start()
@@ -146,6 +152,10 @@ class DelayProxy:
     def _began(self) -> None:
         with self._lock:
             self._in_flight += 1
+
+    def _upstream_failed(self, failure: str) -> None:
+        with self._lock:
+            self.upstream_failures.append(failure)
 
     def _finished(self, request: ProxiedRequest) -> None:
         with self._lock:
@@ -159,9 +169,10 @@ class _ProxyServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def handle_error(self, request: object, client_address: object) -> None:
-        """A client that went away (an interrupted kmsdoctor, a test's killed process) is not
-        an error of the proxy; anything else is reported as socketserver does."""
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        """A client that went away (an interrupted kmsdoctor, a test's killed process) while
+        the proxy read its next request is not an error; anything else is reported as
+        socketserver does."""
+        if isinstance(sys.exc_info()[1], _CLIENT_GONE):
             return
         super().handle_error(request, client_address)
 
@@ -189,7 +200,14 @@ def handler_for(proxy: DelayProxy) -> type[BaseHTTPRequestHandler]:
             operation = operation_of(self.command, self.path, headers, body)
             try:
                 time.sleep(proxy.delay_s)  # the round trip to AWS this stands for
-                status, reason, response_headers, payload = self._send_upstream(body)
+                try:
+                    status, reason, response_headers, payload = self._send_upstream(body)
+                except OSError as exc:
+                    # The upstream failed (refused, reset, timed out): the client is answered
+                    # 502 and the failure counted, for the bench to report; not a traceback.
+                    proxy._upstream_failed(f"{operation}: {type(exc).__name__}: {exc}")
+                    self.send_error(502, "upstream failed")
+                    return
                 self.send_response(status, reason)
                 for name, value in response_headers:
                     if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
@@ -205,7 +223,7 @@ def handler_for(proxy: DelayProxy) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
+            except _CLIENT_GONE:
                 self.close_connection = True  # the client went away (e.g. it was interrupted)
             finally:
                 proxy._finished(ProxiedRequest(operation, started, time.monotonic()))

@@ -79,8 +79,11 @@ class Trace:
         return sum(int(entry.rsplit(" x", 1)[1]) - 1 for entry in self.repeated)
 
 
-def traced_run(sandbox: BenchSandbox, args: list[str], env: dict[str, str] | None = None) -> Trace:
-    """One instrumented run (through the proxy unless `env` says otherwise)."""
+def traced_run(
+    sandbox: BenchSandbox, args: list[str], env: dict[str, str] | None = None
+) -> tuple[Trace, Run]:
+    """One instrumented run (through the proxy unless `env` says otherwise). Tracing costs
+    microseconds a call, against milliseconds of botocore's own: its timings are usable."""
     with tempfile.TemporaryDirectory(prefix="kmsdoctor-bench-") as workdir:
         site = Path(workdir, "site")
         site.mkdir()
@@ -94,13 +97,13 @@ def traced_run(sandbox: BenchSandbox, args: list[str], env: dict[str, str] | Non
             TRACE_FILE_ENV: str(output),
             "PYTHONPATH": os.pathsep.join([str(site), str(ROOT), base.get("PYTHONPATH", "")]),
         }
-        sandbox.run_cli(args, traced_env)
+        run = sandbox.run_cli(args, traced_env)
         recorded = json.loads(output.read_text(encoding="utf-8"))
     records = recorded["depth"]
     deepest = max(records, key=lambda record: record[1])
     counts = Counter(recorded["calls"])
     repeated = [f"{json.loads(entry)[0]} x{n}" for entry, n in counts.items() if n > 1]
-    return Trace(depth=deepest[1], longest_chain=list(deepest[2]), repeated=repeated)
+    return Trace(depth=deepest[1], longest_chain=list(deepest[2]), repeated=repeated), run
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ class Measurement:
     most_in_flight: int
     by_operation: Counter[str]
     trace: Trace
+    cli_cpu_s: float  # the CLI process's CPU time (median)
+    moto_cpu_s: float  # the moto server's CPU time during a run (median)
 
     @property
     def depth(self) -> int:
@@ -131,10 +136,11 @@ class Measurement:
 
 
 def measure(sandbox: BenchSandbox, mode: str, args: list[str], runs: int) -> Measurement:
-    """One instrumented run (depth, repeats), then `runs` plain runs through the proxy."""
+    """One instrumented run (depth, repeats), then `runs` plain runs through the proxy; with
+    `runs` 0 the instrumented run's timings are the figures (a long run, made once)."""
     progress(f"{mode}: instrumented run")
-    trace = traced_run(sandbox, args)
-    measured: list[Run] = []
+    trace, traced = traced_run(sandbox, args)
+    measured: list[Run] = [] if runs else [traced]
     for index in range(runs):
         progress(f"{mode}: run {index + 1} of {runs}")
         measured.append(sandbox.run_cli(args))
@@ -142,7 +148,7 @@ def measure(sandbox: BenchSandbox, mode: str, args: list[str], runs: int) -> Mea
     typical = next(run for run in measured if len(run.requests) == calls)
     return Measurement(
         mode=mode,
-        runs=runs,
+        runs=len(measured),
         calls=calls,
         wall_s=statistics.median(run.wall_s for run in measured),
         aws_phase_s=statistics.median(run.aws_phase_s for run in measured),
@@ -152,7 +158,23 @@ def measure(sandbox: BenchSandbox, mode: str, args: list[str], runs: int) -> Mea
         most_in_flight=max(run.most_in_flight for run in measured),
         by_operation=Counter(request.operation for request in typical.requests),
         trace=trace,
+        cli_cpu_s=statistics.median(run.cpu_s for run in measured),
+        moto_cpu_s=statistics.median(run.moto_cpu_s for run in measured),
     )
+
+
+def cpu_lines(m: Measurement) -> list[str]:
+    """Where the machine's CPU went per request: a loaded 2-core machine, not the tool's
+    concurrency, may set the pace of thousands of requests."""
+    cli_ms, moto_ms = m.cli_cpu_s / m.calls * 1000, m.moto_cpu_s / m.calls * 1000
+    cores = os.cpu_count() or 1
+    floor = m.calls * (cli_ms + moto_ms) / 1000 / cores + m.depth * DELAY_S
+    return [
+        f"  CPU per request      kmsdoctor {cli_ms:.1f} ms (whole process), moto {moto_ms:.1f} ms "
+        f"(CPU time / calls, median of {m.runs})",
+        f"  machine's floor      {floor * 1000:7.0f} ms   calls x both / {cores} cores + depth "
+        "x delay (proxy not counted)",
+    ]
 
 
 def load_line() -> str:

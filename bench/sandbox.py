@@ -27,6 +27,7 @@ import importlib
 import json
 import logging
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,8 @@ class Run:
     wall_s: float
     requests: list[ProxiedRequest]
     stdout: str = ""
+    cpu_s: float = 0.0  # the CLI process's CPU time (user + system)
+    moto_cpu_s: float = 0.0  # the moto server process's CPU time meanwhile
 
     @property
     def first_request_s(self) -> float:
@@ -233,6 +236,8 @@ class BenchSandbox:
         """`python -m kmsdoctor ARGS` through the proxy; the requests it made."""
         assert self.proxy is not None, "start() the sandbox first"
         self.proxy.clear()
+        moto_cpu = self.moto_cpu_s()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.monotonic()
         process = subprocess.run(
             [sys.executable, "-m", "kmsdoctor", *args],
@@ -243,12 +248,29 @@ class BenchSandbox:
             cwd=ROOT,
         )
         wall = time.monotonic() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI has been waited for
+        cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+        moto_cpu = self.moto_cpu_s() - moto_cpu
+        if self.proxy.upstream_failures:
+            failures = self.proxy.upstream_failures
+            raise RuntimeError(
+                f"kmsdoctor {' '.join(args)}: moto failed {len(failures)} request(s), "
+                f"first: {failures[0]}"
+            )
         if process.returncode not in (0, 1, 3):
             raise RuntimeError(
                 f"kmsdoctor {' '.join(args)} exited {process.returncode}: "
                 f"{process.stderr.strip()[-2000:]}"
             )
-        return Run(process.returncode, started, wall, list(self.proxy.requests), process.stdout)
+        return Run(
+            process.returncode,
+            started,
+            wall,
+            list(self.proxy.requests),
+            process.stdout,
+            cpu_s=cpu,
+            moto_cpu_s=moto_cpu,
+        )
 
     def warm(self, args: list[str]) -> None:
         """One run straight at moto: moto builds each account's defaults (VPCs, IAM's managed

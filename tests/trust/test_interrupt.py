@@ -13,10 +13,8 @@ import logging
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import ThreadingHTTPServer
 
 import pytest
 from moto.server import ThreadedMotoServer
@@ -39,7 +37,7 @@ class ProbeReadHoldingProxy(DelayProxy):
 
     held = 0
 
-    def start(self) -> ProbeReadHoldingProxy:
+    def handler(self):
         proxy = self
 
         class Handler(handler_for(self)):
@@ -50,11 +48,7 @@ class ProbeReadHoldingProxy(DelayProxy):
                     time.sleep(HELD_S)
                 return super()._send_upstream(body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
+        return Handler
 
 
 @pytest.fixture(scope="module")
