@@ -164,16 +164,15 @@ def measure(sandbox: BenchSandbox, mode: str, args: list[str], runs: int) -> Mea
 
 
 def cpu_lines(m: Measurement) -> list[str]:
-    """Where the machine's CPU went per request: a loaded 2-core machine, not the tool's
-    concurrency, may set the pace of thousands of requests."""
-    cli_ms, moto_ms = m.cli_cpu_s / m.calls * 1000, m.moto_cpu_s / m.calls * 1000
-    cores = os.cpu_count() or 1
-    floor = m.calls * (cli_ms + moto_ms) / 1000 / cores + m.depth * DELAY_S
+    """Where the CPU went. One moto process serves one request at a time (one GIL), so calls x
+    its CPU per request is a floor on the AWS phase that no client concurrency lowers."""
+    moto_ms = m.moto_cpu_s / m.calls * 1000
+    floor = m.calls * moto_ms / 1000 + m.depth * DELAY_S
     return [
-        f"  CPU per request      kmsdoctor {cli_ms:.1f} ms (whole process), moto {moto_ms:.1f} ms "
-        f"(CPU time / calls, median of {m.runs})",
-        f"  machine's floor      {floor * 1000:7.0f} ms   calls x both / {cores} cores + depth "
-        "x delay (proxy not counted)",
+        f"  CPU                  kmsdoctor {m.cli_cpu_s * 1000:.0f} ms (whole process: start-up, "
+        f"collection, analysis), moto {moto_ms:.1f} ms per request (median of {m.runs})",
+        f"  moto's floor         {floor * 1000:7.0f} ms   calls x moto's CPU per request + depth "
+        "x delay",
     ]
 
 
