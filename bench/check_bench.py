@@ -17,21 +17,20 @@ Reported (issue 11's targets beside each):
   concurrency, (calls / the planner's S3 limit + dependency depth) x DELAY_S, as for many objects
   (issue 10); the CPU each request cost kmsdoctor and moto, and the floor that sets on this
   machine;
-- analysis CPU per (principal, object) pair: the answers of every expectation, timed in a fresh
-  process (first sight: nothing memoised yet), divided by the pairs answered; target <= 0.2 ms.
+- analysis CPU per (principal, object) pair: the answers of every expectation, timed inside the
+  --no-probe run (a fresh process: first sight, nothing memoised yet), divided by the pairs
+  answered; target <= 0.2 ms.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench.measure import Measurement, cpu_lines, load_line, measure
-from bench.sandbox import DELAY_S, ROOT, BenchSandbox, progress
+from bench.sandbox import DELAY_S, ROOT, BenchSandbox
 
 A = "111111111111"
 B = "222222222222"
@@ -43,14 +42,6 @@ EXPECTATIONS = 50
 # Each run makes 3,000+ requests and answers 50,000 (principal, object) pairs: once per mode, the
 # instrumented run's own timings are the figures.
 RUNS = 0
-
-_CPU_SCRIPT = """
-import json, sys
-from kmsdoctor.check import load_check_file
-from kmsdoctor.check.run import run_check_timed
-checks = load_check_file(sys.argv[1])
-print(json.dumps(run_check_timed(checks)))
-"""
 
 
 def scenario() -> dict[str, Any]:
@@ -176,21 +167,6 @@ def check_file() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _cpu_per_pair(env: dict[str, str], path: Path) -> dict[str, Any]:
-    """The answer stage timed inside one fresh kmsdoctor process."""
-    process = subprocess.run(
-        [sys.executable, "-c", _CPU_SCRIPT, str(path)],
-        env={**env, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
-    if process.returncode != 0:
-        raise RuntimeError(process.stderr.strip()[-2000:])
-    return json.loads(process.stdout.strip().splitlines()[-1])
-
-
 def _report(m: Measurement, floor: int) -> None:
     from kmsdoctor.collect.plan import SERVICE_LIMITS
 
@@ -249,11 +225,11 @@ def main() -> None:
             "to every AWS request"
         )
         print(f"  {load_line()}")
-        for mode, mode_args in (("check --no-probe", args), ("check (with probe)", args[:-1])):
-            _report(measure(sandbox, mode, mode_args, RUNS), floor)
-        progress("analysis CPU (fresh process, straight at moto)")
-        timed = _cpu_per_pair(sandbox.direct_env, checks)
-        print("analysis (fresh process, first sight):")
+        measured = measure(sandbox, "check --no-probe", args, RUNS, check_timings=True)
+        _report(measured, floor)
+        _report(measure(sandbox, "check (with probe)", args[:-1], RUNS), floor)
+        timed = measured.trace.check_timings
+        print("analysis (the --no-probe run: a fresh process, first sight):")
         print(f"  (principal, object) pairs answered  {timed['pairs']:.0f}")
         print(f"  answer CPU                          {timed['cpu_s'] * 1000:7.0f} ms")
         per_pair_ms = timed["cpu_s"] / timed["pairs"] * 1000

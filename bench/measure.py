@@ -2,9 +2,11 @@
 one instrumented run, and the timings as the median of plain runs.
 
 The instrumented run gets a generated sitecustomize that installs, inside the kmsdoctor process:
-- bench/depth.py's `DepthTracer` (the longest chain of dependent AWS calls); and
+- bench/depth.py's `DepthTracer` (the longest chain of dependent AWS calls);
 - a recorder of every AWS call's (operation, parameters, access key): a fact read twice is the
-  same operation with the same parameters as the same identity.
+  same operation with the same parameters as the same identity; and, for `check`,
+- the answer stage's CPU time and (principal, object) pairs (`run_check`'s `timings`), so the
+  analysis CPU is measured in the same fresh process, without a run of its own.
 Both are written as JSON at exit. The instrumented run's wall time is not used.
 """
 
@@ -22,6 +24,7 @@ from typing import Any
 from bench.sandbox import DELAY_S, ROOT, BenchSandbox, Run, progress
 
 TRACE_FILE_ENV = "KMSDOCTOR_BENCH_TRACE_FILE"
+CHECK_TIMINGS_ENV = "KMSDOCTOR_BENCH_CHECK_TIMINGS"  # set: also time a check's answer stage
 
 _SITECUSTOMIZE = """
 import os
@@ -59,9 +62,21 @@ def install_tracing(output: str) -> None:
     botocore.client.BaseClient._make_api_call = recorded
     tracer = DepthTracer().install()
 
+    check_timings: dict[str, float] = {}
+    if os.environ.get(CHECK_TIMINGS_ENV):
+        import kmsdoctor.check.run as check_run
+
+        run_check = check_run.run_check
+
+        def timed_run_check(checks: Any, options: Any, timings: Any = None) -> Any:
+            return run_check(checks, options, check_timings if timings is None else timings)
+
+        check_run.run_check = timed_run_check  # the CLI imports it when the command runs
+
     def write() -> None:
         Path(output).write_text(
-            json.dumps({"depth": tracer.records, "calls": calls}), encoding="utf-8"
+            json.dumps({"depth": tracer.records, "calls": calls, "check": check_timings}),
+            encoding="utf-8",
         )
 
     atexit.register(write)
@@ -72,6 +87,7 @@ class Trace:
     depth: int
     longest_chain: list[str]
     repeated: list[str]  # "kms:GetKeyPolicy x2": calls made more than once, same params, same id
+    check_timings: dict[str, float]  # {"cpu_s", "pairs"} of a check's answer stage, if asked
 
     @property
     def repeated_calls(self) -> int:
@@ -80,7 +96,10 @@ class Trace:
 
 
 def traced_run(
-    sandbox: BenchSandbox, args: list[str], env: dict[str, str] | None = None
+    sandbox: BenchSandbox,
+    args: list[str],
+    env: dict[str, str] | None = None,
+    check_timings: bool = False,
 ) -> tuple[Trace, Run]:
     """One instrumented run (through the proxy unless `env` says otherwise). Tracing costs
     microseconds a call, against milliseconds of botocore's own: its timings are usable."""
@@ -95,6 +114,7 @@ def traced_run(
         traced_env = {
             **base,
             TRACE_FILE_ENV: str(output),
+            **({CHECK_TIMINGS_ENV: "1"} if check_timings else {}),
             "PYTHONPATH": os.pathsep.join([str(site), str(ROOT), base.get("PYTHONPATH", "")]),
         }
         run = sandbox.run_cli(args, traced_env)
@@ -103,7 +123,13 @@ def traced_run(
     deepest = max(records, key=lambda record: record[1])
     counts = Counter(recorded["calls"])
     repeated = [f"{json.loads(entry)[0]} x{n}" for entry, n in counts.items() if n > 1]
-    return Trace(depth=deepest[1], longest_chain=list(deepest[2]), repeated=repeated), run
+    trace = Trace(
+        depth=deepest[1],
+        longest_chain=list(deepest[2]),
+        repeated=repeated,
+        check_timings=recorded["check"],
+    )
+    return trace, run
 
 
 @dataclass(frozen=True)
@@ -135,11 +161,13 @@ class Measurement:
         return seconds / (DELAY_S * self.depth)
 
 
-def measure(sandbox: BenchSandbox, mode: str, args: list[str], runs: int) -> Measurement:
+def measure(
+    sandbox: BenchSandbox, mode: str, args: list[str], runs: int, check_timings: bool = False
+) -> Measurement:
     """One instrumented run (depth, repeats), then `runs` plain runs through the proxy; with
     `runs` 0 the instrumented run's timings are the figures (a long run, made once)."""
     progress(f"{mode}: instrumented run")
-    trace, traced = traced_run(sandbox, args)
+    trace, traced = traced_run(sandbox, args, check_timings=check_timings)
     measured: list[Run] = [] if runs else [traced]
     for index in range(runs):
         progress(f"{mode}: run {index + 1} of {runs}")
