@@ -336,7 +336,7 @@ def outside_status(
             ],
             f"to deny it, remove or narrow {statements}",
         )
-    said = [f"opened on the resource account's side by {opening_text(outside)}"]
+    said = [f"opened by {opening_text(outside)}"]
     if outside.denied_by:
         said.append(f"unless denied by {', '.join(outside.denied_by)}")
     if outside.kind == "anyone":
@@ -347,8 +347,8 @@ def outside_status(
         settle = f"to decide it, {remove}"
     elif outside.account:
         said.append(
-            f"{outside.why_outside}: account {outside.account}'s own IAM policies decide "
-            "which of its principals get through"
+            f"{outside.why_outside}: its own IAM policies decide which of its principals "
+            "get through"
         )
         if outside.account in accounts:
             settle = (
