@@ -123,8 +123,7 @@ def test_the_text_says_who_opened_it_and_what_would_settle_it():
         "policy PartnerReadsSales, key policy PartnerDecrypts if it should not"
     )
     assert lines[2] == (
-        "      note: opened by bucket policy PartnerReadsSales; "
-        "key policy PartnerDecrypts"
+        "      note: opened by bucket policy PartnerReadsSales; key policy PartnerDecrypts"
     )
     assert "1 could not be decided" in render_text(readers_report(partner_root_in_both_policies()))
 
