@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kmsdoctor.cli import app
+from tests.helpers.sandbox_roles import add_role
 
 # `kmsdoctor check` runs on the fact store (issue 10); until it is in the build, nothing here can
 # run. Who-can's account listing (issue 11) decides who "every other principal" is.
@@ -352,29 +353,10 @@ def test_a_check_of_the_resource_account_alone_names_the_caller_account_it_left_
 def add_lake_admin_in_a(box) -> str:
     """A role in the resource account that reads the lake through its own IAM policy (the key
     policy's root statement delegates to A's IAM)."""
-    import boto3
-
-    from tests.trust.harness import admin_credentials
-
-    iam = boto3.client("iam", region_name=box.region, **admin_credentials(box, A))
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{A}:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
     read = {
         "Version": "2012-10-17",
         "Statement": [
             {"Effect": "Allow", "Action": ["s3:GetObject", "kms:Decrypt"], "Resource": "*"}
         ],
     }
-    role = iam.create_role(RoleName="CuratedLakeAdmin", AssumeRolePolicyDocument=json.dumps(trust))
-    iam.put_role_policy(
-        RoleName="CuratedLakeAdmin", PolicyName="ReadLake", PolicyDocument=json.dumps(read)
-    )
-    return role["Role"]["Arn"]
+    return add_role(box, A, "CuratedLakeAdmin", read)

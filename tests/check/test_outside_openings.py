@@ -40,26 +40,26 @@ PARTNER_ROOT = f"arn:aws:iam::{PARTNER}:root"
 READERS_LINE = 28  # `[[expect]]` of "only BI reads curated" in tests/check/outcomes.py's CHECKS
 
 
-def partner_reads_sales(principal=PARTNER_ROOT, sid="PartnerReadsSales", **extra):
+def opened_to(principal, sid: str, action: str, resource: str, **extra) -> dict:
+    """An Allow statement of a resource policy for `principal` ("*" or an AWS principal)."""
     return {
         "Sid": sid,
         "Effect": "Allow",
         "Principal": principal if principal == "*" else {"AWS": principal},
-        "Action": "s3:GetObject",
-        "Resource": f"{BUCKET_ARN}/sales/*",
+        "Action": action,
+        "Resource": resource,
         **extra,
     }
 
 
-def partner_decrypts(principal=PARTNER_ROOT, sid="PartnerDecrypts", **extra):
-    return {
-        "Sid": sid,
-        "Effect": "Allow",
-        "Principal": principal if principal == "*" else {"AWS": principal},
-        "Action": "kms:Decrypt",
-        "Resource": "*",
-        **extra,
-    }
+def partner_reads_sales(principal=PARTNER_ROOT, **extra):
+    return opened_to(
+        principal, "PartnerReadsSales", "s3:GetObject", f"{BUCKET_ARN}/sales/*", **extra
+    )
+
+
+def partner_decrypts(principal=PARTNER_ROOT, **extra):
+    return opened_to(principal, "PartnerDecrypts", "kms:Decrypt", "*", **extra)
 
 
 def readers_report(snapshot, readable=(A, B), unreadable=None) -> CheckReport:
@@ -258,11 +258,8 @@ def test_a_grant_to_the_partner_opens_the_key_half():
 
 def test_a_deny_for_everyone_else_keeps_the_partner_out():
     deny_all = {
-        "Sid": "DenyPartnerForNow",
+        **opened_to(PARTNER, "DenyPartnerForNow", "s3:*", f"{BUCKET_ARN}/*"),
         "Effect": "Deny",
-        "Principal": {"AWS": PARTNER},
-        "Action": "s3:*",
-        "Resource": f"{BUCKET_ARN}/*",
     }
     snapshot = make_snapshot(
         bucket_policy_doc=bucket_policy(
