@@ -431,6 +431,7 @@ def outside_principals(
         entry.openings = [
             o for o in entry.openings if o.confined_to is None or not o.confined_to <= readable
         ]
+    public_block = _public_policy_block(snapshot, entries)
     outside: list[OutsidePrincipal] = []
     for entry in entries.values():
         if not entry.openings:
@@ -454,6 +455,12 @@ def outside_principals(
                 unread.get("key"),
                 f"neither the key policy nor a grant allows {kms_request.action}",
             )
+        # Block Public Access shuts the bucket half (or leaves it unknown) over what the
+        # statements say; a half already shut stays the reason.
+        if public_block is not None and (
+            side == "open" or (side == "unknown" and public_block[0] == "partly")
+        ):
+            side, missing = public_block
         outside.append(
             OutsidePrincipal(
                 principal=entry.principal,
@@ -470,6 +477,34 @@ def outside_principals(
     order = {"open": 0, "unknown": 1, "partly": 2}
     outside.sort(key=lambda o: (order[o.resource_side], o.principal))
     return outside, notes
+
+
+def _public_policy_block(
+    snapshot: SnapshotView, entries: dict[str, _Entry]
+) -> tuple[Literal["partly", "unknown"], str] | None:
+    """S3 Block Public Access: while the bucket policy is public (an Allow to `*` with no
+    condition), RestrictPublicBuckets lets no other account in through the bucket policy.
+    Shut (partly) when it is on, unknown when it could not be read, None when it does not
+    apply. (The account-level setting is not read.)"""
+    anyone = entries.get("anyone")
+    if anyone is None:
+        return None
+    if not any(o.where == "bucket_policy" and not o.conditions for o in anyone.openings):
+        return None
+    block = snapshot.source.bucket.public_access_block
+    if block.status == "absent":
+        return None
+    if not block.is_ok or block.value is None:
+        return "unknown", (
+            "the bucket policy is public and the bucket's S3 Block Public Access could not be "
+            f"read ({block.reason()}): RestrictPublicBuckets would keep every other account out"
+        )
+    if block.value.restrict_public_buckets:
+        return "partly", (
+            "the bucket policy is public, and the bucket's S3 Block Public Access "
+            "(RestrictPublicBuckets) keeps every other account out while it is"
+        )
+    return None
 
 
 def _missing_half(unread: str | None, shut: str) -> tuple[Literal["partly", "unknown"], str]:

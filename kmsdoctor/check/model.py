@@ -332,7 +332,8 @@ def outside_status(
             "allow",
             [
                 f"{opening_text(outside)} opens to anyone: any AWS account can let its own "
-                "principals through (for S3 alone, even unsigned requests)",
+                "principals through (for S3 alone, even unsigned requests), unless the "
+                "account-wide S3 Block Public Access, which kmsdoctor does not read, stops it",
             ],
             f"to deny it, remove or narrow {statements}",
         )

@@ -17,6 +17,7 @@ from kmsdoctor.check.junit import render_junit
 from kmsdoctor.check.model import CheckReport, OutsideOnObject, membership_results
 from kmsdoctor.check.sarif import report_to_sarif
 from kmsdoctor.check.text import render_text
+from kmsdoctor.snapshot import Fetched, PublicAccessBlock
 from tests.analyze.factories import (
     ABSENT,
     BUCKET_ARN,
@@ -180,6 +181,30 @@ def test_bucket_and_key_open_to_anyone_fails_the_readers_expectation():
     assert "fix: to deny it, remove or narrow bucket policy PartnerReadsSales, key policy" in text
     (result,) = report_to_sarif(report)["runs"][0]["results"]
     assert (result["ruleId"], result["level"]) == ("CHECK-OUTSIDE", "error")
+
+
+def open_to_anyone(public_access_block):
+    snapshot = make_snapshot(
+        bucket_policy_doc=bucket_policy(allow_role_read_statement(), partner_reads_sales("*")),
+        key=make_key(policy=key_policy(allow_role_decrypt_statement(), partner_decrypts("*"))),
+    )
+    snapshot.source.bucket.public_access_block = public_access_block
+    return snapshot
+
+
+def test_restrict_public_buckets_keeps_anyone_out_of_a_public_bucket_policy():
+    report = readers_report(open_to_anyone(Fetched.ok(PublicAccessBlock(True, True, True, True))))
+    assert report.exit_code == 0
+    assert "(RestrictPublicBuckets) keeps every other account out" in render_text(report)
+
+
+def test_a_public_bucket_policy_with_an_unreadable_block_public_access_is_undecided():
+    report = readers_report(open_to_anyone(unknown("s3:GetPublicAccessBlock")))
+    anyone = by_name(report)["only BI reads curated: anyone (*)"]
+    assert anyone["status"] == "unknown"
+    assert anyone["outside"]["missing"].startswith(
+        "the bucket policy is public and the bucket's S3 Block Public Access could not be read"
+    )
 
 
 def test_a_public_sse_s3_object_fails_with_the_bucket_policy_alone():
