@@ -319,8 +319,8 @@ def outside_status(
             "unknown",
             "unknown",
             [
-                f"{opening_text(outside)} opens to {outside_label(outside)}, and "
-                f"{outside.missing}: whether the resource account's side lets it through is "
+                f"{outside_label(outside)}, opened by {opening_text(outside)}: "
+                f"{outside.missing}, so whether the resource account's side lets it through is "
                 "unknown",
             ],
             "to decide it, give kmsdoctor read access to that policy",
@@ -331,7 +331,7 @@ def outside_status(
             "fail",
             "allow",
             [
-                f"{opening_text(outside)} opens to anyone: any AWS account can let its own "
+                f"opened to anyone by {opening_text(outside)}: any AWS account can let its own "
                 "principals through (for S3 alone, even unsigned requests), unless the "
                 "account-wide S3 Block Public Access, which kmsdoctor does not read, stops it",
             ],
@@ -420,14 +420,15 @@ def _shut_outside_note(outside: OutsidePrincipal) -> str:
     opened = opening_text(outside)
     if outside.kind == "service":
         return (
-            f"{opened} opens to the AWS service {outside.principal}: a service, not a principal "
-            "of an account; what it does with the object is up to its own configuration"
+            f"the AWS service {outside.principal}, opened by {opened}, is a service, not a "
+            "principal of an account: what it does with the object is up to its own "
+            "configuration"
         )
     if outside.kind == "unique_id":
-        return f"{opened} names {label}, a deleted principal's unique id: it matches nobody"
+        return f"{label}, named by {opened}, is a deleted principal's unique id: it matches nobody"
     if outside.denied_always:
-        return f"{opened} opens to {label}, but {', '.join(outside.denied_by)} denies it"
-    return f"{opened} opens to {label}, but {outside.missing}: it cannot get through"
+        return f"{label}, opened by {opened}, is denied by {', '.join(outside.denied_by)}"
+    return f"{label}, opened by {opened}, cannot get through: {outside.missing}"
 
 
 def _example_keys(members: list[ObjectOutcome]) -> list[str]:

@@ -253,8 +253,8 @@ def test_a_partner_let_in_by_the_bucket_policy_alone_cannot_decrypt_and_is_said_
     assert report.exit_code == 0
     text = render_text(report)
     assert (
-        "note: bucket policy PartnerReadsSales opens to account 333333333333, but neither the "
-        "key policy nor a grant allows kms:Decrypt: it cannot get through"
+        "note: account 333333333333, opened by bucket policy PartnerReadsSales, cannot get "
+        "through: neither the key policy nor a grant allows kms:Decrypt"
     ) in text
 
 
@@ -294,7 +294,7 @@ def test_a_deny_for_everyone_else_keeps_the_partner_out():
     )
     report = readers_report(snapshot)
     assert report.exit_code == 0
-    assert "but bucket policy DenyPartnerForNow denies it" in render_text(report)
+    assert "is denied by bucket policy DenyPartnerForNow" in render_text(report)
 
 
 def test_an_unreadable_key_policy_leaves_the_partner_and_every_other_principal_undecided():
@@ -310,3 +310,20 @@ def test_an_unreadable_key_policy_leaves_the_partner_and_every_other_principal_u
     others = results["only BI reads curated: every other principal"]
     assert others["status"] == "unknown"
     assert others["notes"][0].startswith("the key policy could not be read")
+
+
+def test_a_service_principal_is_noted_not_counted_as_a_reader():
+    # CloudFront reads for a distribution: not a principal of an account, no result of its own.
+    cloudfront = {
+        **opened_to("*", "CloudFrontReads", "s3:GetObject", f"{BUCKET_ARN}/*"),
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+    }
+    snapshot = make_snapshot(
+        bucket_policy_doc=bucket_policy(allow_role_read_statement(), cloudfront),
+    )
+    report = readers_report(snapshot)
+    assert report.exit_code == 0
+    assert (
+        "note: the AWS service cloudfront.amazonaws.com, opened by bucket policy "
+        "CloudFrontReads, is a service, not a principal of an account"
+    ) in render_text(report)
