@@ -176,7 +176,9 @@ def print_text(result: WhoCanResult, stream: IO[str]) -> None:
                 for o in outside.openings
             )
             line = f"  {outside.principal} [{outside.resource_side}] {opened}"
-            if outside.missing:
+            if outside.resource_side == "unknown":
+                line += f"; whether the rest is open is unknown: {outside.missing}"
+            elif outside.missing:
                 line += f"; but {outside.missing}"
             if outside.denied_by:
                 line += f"; unless denied by {', '.join(outside.denied_by)}"

@@ -16,7 +16,10 @@ summarises.
   organization, a principal in an account whose principals could not be listed) are found by
   walking the bucket and key policy statements that allow the operation's requests, and the
   key's grants. The resource account's side opens to them; their own account's IAM decides the
-  rest, and kmsdoctor cannot see it.
+  rest, and kmsdoctor cannot see it. A statement whose conditions keep the caller inside the
+  listed accounts (`aws:PrincipalAccount`, `kms:CallerAccount`, `aws:PrincipalArn`) opens to
+  no one outside them. `kmsdoctor check` folds these principals into its `readers`/`writers`
+  results (kmsdoctor/check/model.py).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from kmsdoctor.analyze.model import PrincipalDiagnosis, Verdict
 from kmsdoctor.arn import account_of
 from kmsdoctor.lock_catalogue import CEILING_LOCKS, LOCK_NAMES
 from kmsdoctor.policy import parse_policy
-from kmsdoctor.policy.model import PolicyError, Request, RequestPrincipal
+from kmsdoctor.policy.model import ConditionTrace, PolicyError, Request, RequestPrincipal
 from kmsdoctor.questions import Operation, Question
 from kmsdoctor.snapshot import (
     CallError,
@@ -85,6 +88,8 @@ class Opening:
     where: Literal["bucket_policy", "key_policy", "grant"]
     statement: str  # Sid, Statement[i], or the grant id
     conditions: list[str]  # as written: "StringEquals aws:PrincipalOrgID o-abc"
+    # The accounts the statement's conditions keep the caller in (None: not kept to any).
+    confined_to: frozenset[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"where": self.where, "statement": self.statement, "conditions": self.conditions}
@@ -100,10 +105,12 @@ class OutsidePrincipal:
     why_outside: str  # "account 333333333333 was not read", "anyone", ...
     openings: list[Opening]
     # Does the resource account's side open for the whole operation: the bucket policy, and
-    # (when a KMS key is involved) the key policy or a grant? "partly" names the missing half.
-    resource_side: Literal["open", "partly"]
-    missing: str = ""  # what keeps the resource side partly shut
+    # (when a KMS key is involved) the key policy or a grant? "partly" names the missing half;
+    # "unknown": the policy of the missing half could not be read.
+    resource_side: Literal["open", "partly", "unknown"]
+    missing: str = ""  # what keeps the resource side partly shut (or unknown)
     denied_by: list[str] = field(default_factory=list)  # Deny statements that may apply
+    denied_always: bool = False  # one of them has no condition: the resource side is shut
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -389,6 +396,7 @@ class _Entry:
     account: str | None
     openings: list[Opening] = field(default_factory=list)
     denied_by: list[str] = field(default_factory=list)
+    denied_always: bool = False
 
 
 def outside_principals(
@@ -399,8 +407,9 @@ def outside_principals(
     notes: list[str] = []
     s3_request, kms_request = _template_requests(snapshot)
     entries: dict[str, _Entry] = {}
+    unread: dict[str, str] = {}  # a half of the resource side -> why its policy is not known
     if s3_request is not None:
-        _walk(
+        why = _walk(
             snapshot.source.bucket.policy,
             "bucket_policy",
             "bucket policy",
@@ -408,22 +417,50 @@ def outside_principals(
             entries,
             notes,
         )
+        if why:
+            unread["bucket"] = why
     key = snapshot.source.key
     if kms_request is not None and key is not None:
-        _walk(key.policy, "key_policy", "key policy", kms_request, entries, notes)
+        why = _walk(key.policy, "key_policy", "key policy", kms_request, entries, notes)
+        if why:
+            unread["key"] = why
         _walk_grants(key.grants, kms_request.action, entries, notes)
 
+    # An opening whose conditions keep the caller inside the listed accounts lets no one else in.
+    for entry in entries.values():
+        entry.openings = [
+            o for o in entry.openings if o.confined_to is None or not o.confined_to <= readable
+        ]
+    public_block = _public_policy_block(snapshot, entries)
     outside: list[OutsidePrincipal] = []
     for entry in entries.values():
+        if not entry.openings:
+            continue
         why = _why_outside(entry, readable, unreadable)
         if why is None:
             continue
-        opened = {o.where for o in entry.openings}
+        # What opens to the entry's account, or to anyone, opens to the entry too: a bucket
+        # policy naming a partner's role and a key policy naming the partner's root let that
+        # role through on the resource account's side.
+        opened = {o.where for o in _covering_openings(entry, entries)}
         missing = ""
+        side: Literal["open", "partly", "unknown"] = "open"
         if "bucket_policy" not in opened:
-            missing = f"the bucket policy does not allow {s3_request.action if s3_request else ''}"
+            side, missing = _missing_half(
+                unread.get("bucket"),
+                f"the bucket policy does not allow {s3_request.action if s3_request else ''}",
+            )
         elif kms_request is not None and not opened & {"key_policy", "grant"}:
-            missing = f"neither the key policy nor a grant allows {kms_request.action}"
+            side, missing = _missing_half(
+                unread.get("key"),
+                f"neither the key policy nor a grant allows {kms_request.action}",
+            )
+        # Block Public Access shuts the bucket half (or leaves it unknown) over what the
+        # statements say; a half already shut stays the reason.
+        if public_block is not None and (
+            side == "open" or (side == "unknown" and public_block[0] == "partly")
+        ):
+            side, missing = public_block
         outside.append(
             OutsidePrincipal(
                 principal=entry.principal,
@@ -431,13 +468,61 @@ def outside_principals(
                 account=entry.account,
                 why_outside=why,
                 openings=entry.openings,
-                resource_side="partly" if missing else "open",
+                resource_side=side,
                 missing=missing,
                 denied_by=entry.denied_by,
+                denied_always=entry.denied_always,
             )
         )
-    outside.sort(key=lambda o: (o.resource_side != "open", o.principal))
+    order = {"open": 0, "unknown": 1, "partly": 2}
+    outside.sort(key=lambda o: (order[o.resource_side], o.principal))
     return outside, notes
+
+
+def _public_policy_block(
+    snapshot: SnapshotView, entries: dict[str, _Entry]
+) -> tuple[Literal["partly", "unknown"], str] | None:
+    """S3 Block Public Access: while the bucket policy is public (an Allow to `*` with no
+    condition), RestrictPublicBuckets lets no other account in through the bucket policy.
+    Shut (partly) when it is on, unknown when it could not be read, None when it does not
+    apply. (The account-level setting is not read.)"""
+    anyone = entries.get("anyone")
+    if anyone is None:
+        return None
+    if not any(o.where == "bucket_policy" and not o.conditions for o in anyone.openings):
+        return None
+    block = snapshot.source.bucket.public_access_block
+    if block.status == "absent":
+        return None
+    if not block.is_ok or block.value is None:
+        return "unknown", (
+            "the bucket policy is public and the bucket's S3 Block Public Access could not be "
+            f"read ({block.reason()}): RestrictPublicBuckets would keep every other account out"
+        )
+    if block.value.restrict_public_buckets:
+        return "partly", (
+            "the bucket policy is public, and the bucket's S3 Block Public Access "
+            "(RestrictPublicBuckets) keeps every other account out while it is"
+        )
+    return None
+
+
+def _missing_half(unread: str | None, shut: str) -> tuple[Literal["partly", "unknown"], str]:
+    """A half of the resource side no statement opens: shut, or unknown when its policy could
+    not be read (never a guess)."""
+    if unread:
+        return "unknown", unread
+    return "partly", shut
+
+
+def _covering_openings(entry: _Entry, entries: dict[str, _Entry]) -> list[Opening]:
+    """The entry's openings, and those of its account (`:root`) and of anyone (`*`)."""
+    covering = list(entry.openings)
+    for key in (f"account:{entry.account}", "anyone"):
+        other = entries.get(key)
+        if other is not None and other is not entry:
+            covering.extend(other.openings)
+    return covering
 
 
 def _walk(
@@ -447,21 +532,21 @@ def _walk(
     request: Request,
     entries: dict[str, _Entry],
     notes: list[str],
-) -> None:
+) -> str | None:
+    """Add the policy's openings to `entries`; return why it could not be walked, if it could
+    not."""
     if fetched.status == "absent":
-        return
+        return None
     if not fetched.is_ok or fetched.value is None:
-        notes.append(
-            f"the {label} could not be read ({fetched.reason()}): who else it opens to is unknown"
-        )
-        return
+        why = f"the {label} could not be read ({fetched.reason()})"
+        notes.append(f"{why}: who else it opens to is unknown")
+        return why
     try:
         policy = parse_policy(fetched.value.document, name=label, kind="resource")
     except PolicyError as exc:
-        notes.append(
-            f"the {label} could not be parsed ({exc.message}): who else it opens to is unknown"
-        )
-        return
+        why = f"the {label} could not be parsed ({exc.message})"
+        notes.append(f"{why}: who else it opens to is unknown")
+        return why
     # Which statements match the action and resource does not depend on the principal: one
     # evaluation as a stand-in tells them all.
     stand_in = dataclasses.replace(
@@ -480,16 +565,45 @@ def _walk(
         if trace.effect == "Deny":
             denies.append((trace.label, trace.text.principals, conditions))
             continue
+        confined = _confined_accounts(trace.conditions)
         for written in trace.text.principals:
             _entry_for(written, entries).openings.append(
-                Opening(where, f"{label} {trace.label}", conditions)
+                Opening(where, f"{label} {trace.label}", conditions, confined)
             )
     for deny_label, principals, conditions in denies:
         named = {_identity_of(written)[0] for written in principals}
         for key, entry in entries.items():
-            if "anyone" in named or key in named:
+            # A Deny naming an account applies to every principal of that account.
+            if "anyone" in named or key in named or f"account:{entry.account}" in named:
                 suffix = f" when {'; '.join(conditions)}" if conditions else ""
                 entry.denied_by.append(f"{label} {deny_label}{suffix}")
+                entry.denied_always = entry.denied_always or not conditions
+    return None
+
+
+# Conditions that keep the caller inside the accounts they name (exact values only).
+_ACCOUNT_KEYS = ("aws:principalaccount", "kms:calleraccount")
+_ACCOUNT_OPERATORS = ("StringEquals", "StringEqualsIgnoreCase")
+_ARN_OPERATORS = ("ArnEquals", "ArnLike", "StringEquals", "StringLike")
+
+
+def _confined_accounts(conditions: tuple[ConditionTrace, ...]) -> frozenset[str] | None:
+    """The accounts a statement's conditions keep the caller in; None when they keep it in
+    none (no such condition, or a value with a wildcard in its account)."""
+    confined: frozenset[str] | None = None
+    for condition in conditions:
+        key = condition.key.lower()
+        accounts: set[str] = set()
+        if key in _ACCOUNT_KEYS and condition.operator in _ACCOUNT_OPERATORS:
+            accounts = set(condition.policy_values)
+        elif key == "aws:principalarn" and condition.operator in _ARN_OPERATORS:
+            accounts = {account_of(value) for value in condition.policy_values}
+        else:
+            continue
+        if not all(a.isdigit() and len(a) == 12 for a in accounts):
+            continue  # "*" or "" in an account: anyone's principals may match
+        confined = frozenset(accounts) if confined is None else confined & accounts
+    return confined
 
 
 def _walk_grants(

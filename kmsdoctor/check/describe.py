@@ -4,13 +4,18 @@ and the one-line fix. The text report, the JUnit file and the SARIF file all say
 from __future__ import annotations
 
 from kmsdoctor.analyze.evidence import LockEvidence
-from kmsdoctor.check.model import CheckResult
+from kmsdoctor.check.model import CheckResult, outside_label
 
 
 def subject(result: CheckResult) -> str:
     """`BIAnalyticsRole read s3://bucket/key`, `every other principal write s3://b/p*`."""
     expectation = result.expectation
-    who = "every other principal" if result.principal is None else _short(result.principal)
+    if result.outside is not None:
+        who = f"{outside_label(result.outside)}, outside [accounts],"
+    elif result.principal is None:
+        who = "every other principal"
+    else:
+        who = _short(result.principal)
     return f"{who} {expectation.operation} {expectation.address}"
 
 
@@ -48,6 +53,8 @@ def outcome(result: CheckResult) -> str:
         if result.principals == 0:
             return "nobody else to check"
         return f"none gets through, as expected ({result.verdict})"
+    if result.outside is not None:
+        return _outside_outcome(result)
     shut = ", ".join(result.locks_shut)
     found = codes(result)
     tail = f" [{', '.join(found)}]" if found else ""
@@ -71,6 +78,8 @@ def fix_line(result: CheckResult) -> str:
     """One line: how to make the expectation hold (or why it could not be decided)."""
     if result.status == "pass":
         return ""
+    if result.outside is not None:
+        return _one_line(result.outside_fix)
     if result.status == "unknown":
         return _unknown_reason(result)
     if result.verdict == "deny":
@@ -99,6 +108,17 @@ def fix_line(result: CheckResult) -> str:
             "this principal and object)"
         )
     return _one_line("to deny it, remove the grant from one of " + "; ".join(opened))
+
+
+def _outside_outcome(result: CheckResult) -> str:
+    """An outside principal the resource policies open to: their own account decides."""
+    outside = result.outside
+    assert outside is not None
+    if result.status == "fail":
+        return "expected deny, got allow: the resource policies open to anyone"
+    if outside.resource_side == "unknown":
+        return f"could not decide: {outside.missing}"
+    return "could not decide: opened on the resource account's side; their own account decides"
 
 
 def _allowing_statements(evidence: LockEvidence) -> list[str]:

@@ -2,7 +2,8 @@
 
 {schema_version, kmsdoctor_version, generated_at,
  results: [{name, principal, bucket, key | prefix, operation, expected, verdict,
-            status, locks_shut, findings, line, notes, [objects, example_keys]}],
+            status, locks_shut, findings, line, notes, [objects, example_keys],
+            [principals], [outside]}],
  summary: {pass, fail, unknown}}
 """
 
@@ -51,6 +52,8 @@ def result_to_dict(result: CheckResult) -> dict[str, Any]:
         document["example_keys"] = list(result.example_keys)
     if result.principal is None:
         document["principals"] = result.principals  # the folded "every other principal"
+    if result.outside is not None:  # a principal outside [accounts] (who-can's "outside")
+        document["outside"] = result.outside.to_dict()
     return document
 
 

@@ -3,7 +3,8 @@ test reporters, GitLab's `artifacts:reports:junit`, Jenkins).
 
 A failed expectation is a `<failure>` whose message names the shut lock, the finding code and
 the fix; an undecidable one is an `<error>` (the test could not run to a verdict, and the exit
-code is 3, not 0). Each test case carries `file` and `line`: where the expectation is.
+code is 3, not 0) whose message says why, or what would settle it. Each test case carries
+`file` and `line`: where the expectation is.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ def _testcase(
     body_lines.extend(f"note: {note}" for note in result.notes)
     element = "failure" if result.status == "fail" else "error"
     codes = describe.codes(result)
-    message = outcome + (f"; fix: {fix}" if fix and result.status == "fail" else "")
+    message = outcome
+    if fix:  # what to change, or (undecided) why and what would settle it
+        message += f"; fix: {fix}" if result.status == "fail" else f"; why: {fix}"
     child = ET.SubElement(
         case,
         element,

@@ -9,6 +9,8 @@
 - `readers`/`writers`: every role and user of the `[accounts]` is listed (one
   GetAccountAuthorizationDetails walk per account, as `who-can` lists them) and asked the
   same question; the listed principals' facts are added to the snapshot, not read again.
+  The principals outside those accounts that the bucket and key policies (and grants) open
+  to are found as `who-can` finds them, on each object, from the facts already read.
 - Probes (unless --no-probe): as each role, assumed from the profile of its own account, on
   one object of each group of objects with the same outcome: a prefix of 1,000 objects under
   two keys costs two probes, not 1,000. The group's result is the probed object's diagnosis.
@@ -30,6 +32,7 @@ from kmsdoctor.check.model import (
     CheckReport,
     CheckResult,
     ObjectOutcome,
+    OutsideOnObject,
     access_results,
     membership_results,
     status_of,
@@ -150,8 +153,15 @@ def run_check(
                 )
                 or None
             )
+            readable = {a for a, p in listed.items() if p.is_ok}
+            unreadable = {a: p.reason() for a, p in listed.items() if not p.is_ok}
             found = membership_results(
-                expectation, per_principal, notes=membership_notes, others_unknown=why
+                expectation,
+                per_principal,
+                notes=membership_notes,
+                others_unknown=why,
+                outside=_outside_per_object(snapshot, expectation, readable, unreadable),
+                accounts=profiles,
             )
         for result in found:
             for note in notes:
@@ -240,6 +250,22 @@ def _answer_every_question(
                 for found in answer(snapshot, question)
             ]
     return outcomes
+
+
+def _outside_per_object(
+    snapshot: Snapshot, expectation: Expectation, readable: set[str], unreadable: dict[str, str]
+) -> list[OutsideOnObject]:
+    """Who-can's outside principals of each object of the expectation: the bucket and key
+    policies (and grants) that open to principals outside the listed accounts."""
+    from kmsdoctor.analyze.whocan import outside_principals
+
+    question = question_of(expectation, "")
+    found: list[OutsideOnObject] = []
+    for object_key in snapshot.object_keys(question):
+        view = snapshot.view(question, object_key)
+        outside, notes = outside_principals(view, readable, unreadable)
+        found.append(OutsideOnObject(object_key, outside, notes))
+    return found
 
 
 def _expectation_notes(snapshot: Snapshot, expectation: Expectation, max_objects: int) -> list[str]:

@@ -8,7 +8,11 @@ example and fix from the findings registry. Two rules belong to the check itself
 no finding code explains:
 
 - `CHECK-ALLOWED`: the file expects a deny and every lock lets the request through;
-- `CHECK-DENIED`: the request is denied and no finding names the shut lock.
+- `CHECK-DENIED`: the request is denied and no finding names the shut lock;
+- `CHECK-OUTSIDE`: a `readers`/`writers` expectation, and the bucket or key policy opens to a
+  principal outside the `[accounts]` (another account, anyone): an error when anyone at all
+  gets through, a warning when that principal's own account decides (the result is
+  undecided, exit 3) — so the pull request that opened it is annotated either way.
 
 The artifact URI is the check file's path as given on the command line: run `kmsdoctor check`
 from the repository root with a relative path, as code scanning resolves URIs against it.
@@ -37,6 +41,16 @@ CHECK_RULES = {
         "Remove the statement that grants it in one of the three policies, or change the "
         "expectation if the access is now intended.",
     ),
+    "CHECK-OUTSIDE": (
+        "The bucket or key policy opens to a principal outside the accounts checked",
+        "A readers/writers expectation lists exactly who may do it among the accounts of the "
+        "check file, but the resource account's policies also open to a principal outside "
+        "them (another account's root or principal, anyone, an organization, a grant). "
+        "Whether that principal gets through is decided by its own account's IAM policies, "
+        "which kmsdoctor does not read.",
+        "Add that account to [accounts] with a profile that can read it, so its roles and "
+        "users are checked; or remove or narrow the statement if it should not get through.",
+    ),
     "CHECK-DENIED": (
         "Access the check file expects to be allowed is denied",
         "A lock is shut and no finding code explains it more precisely; the lock's reason "
@@ -47,6 +61,8 @@ CHECK_RULES = {
 
 
 def rule_id(result: CheckResult) -> str:
+    if result.outside is not None:
+        return "CHECK-OUTSIDE"
     codes = describe.codes(result)
     if codes:
         return codes[0]
@@ -65,7 +81,7 @@ def _rule(code: str) -> dict[str, Any]:
         lock = registered.lock
     else:
         title, meaning, fix = CHECK_RULES[code]
-        level = "error"
+        level = "warning" if code == "CHECK-OUTSIDE" else "error"
         help_text = f"{meaning}\n\nFix: {fix}"
         lock = None
     properties: dict[str, Any] = {"tags": ["security", "aws", "kms", "s3"]}
@@ -106,8 +122,13 @@ def _fingerprint(result: CheckResult, code: str) -> str:
     return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
 
 
+def _reported(result: CheckResult) -> bool:
+    """Failures, and outside principals that leave a readers/writers expectation undecided."""
+    return result.status == "fail" or (result.outside is not None and result.status == "unknown")
+
+
 def report_to_sarif(report: CheckReport) -> dict[str, Any]:
-    failed = [result for result in report.ordered() if result.status == "fail"]
+    failed = [result for result in report.ordered() if _reported(result)]
     rule_ids: list[str] = []
     for result in failed:
         code = rule_id(result)
@@ -128,7 +149,7 @@ def report_to_sarif(report: CheckReport) -> dict[str, Any]:
             {
                 "ruleId": code,
                 "ruleIndex": rule_ids.index(code),
-                "level": "error",
+                "level": "error" if result.status == "fail" else "warning",
                 "message": {"text": text},
                 "locations": [
                     {

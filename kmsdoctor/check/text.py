@@ -48,7 +48,9 @@ def _result_lines(report: CheckReport, result: CheckResult) -> list[str]:
     if fix:
         label = "fix" if result.status == "fail" else "why"
         lines.append(f"{INDENT}{label}: {fix}")
-    if result.status != "pass":
+    # The folded "every other principal" keeps its notes even when it passes: they name the
+    # outside principals the policies open to that cannot get through.
+    if result.status != "pass" or result.principal is None:
         for note in result.notes:
             lines.append(f"{INDENT}note: {note}")
     return lines

@@ -9,7 +9,7 @@ import io
 import json
 import re
 
-from kmsdoctor.analyze.model import Diagnosis, FixTarget
+from kmsdoctor.analyze.model import Diagnosis
 from kmsdoctor.report import emit, request_of
 from kmsdoctor.report.fix_files import write_fix_files
 from kmsdoctor.report.text_report import print_text
@@ -17,19 +17,14 @@ from tests.analyze.factories import (
     KEY_ARN,
     A,
     B,
-    allow_role_decrypt_statement,
-    allow_role_read_statement,
-    bucket_policy,
     diagnose,
     finding,
-    healthy_key_policy,
-    key_policy,
-    make_key,
     make_principal,
     make_snapshot,
     only,
     unknown,
 )
+from tests.report import incidents
 
 ARN = re.compile(r"arn:aws:[a-z0-9-]+:[a-z0-9-]*:\d*:[A-Za-z0-9/_+=,.@:*-]+")
 BOX_DRAWING = re.compile(r"[│╭╮╰╯─┌┐└┘]")
@@ -48,7 +43,7 @@ def _text(diagnosis, stream=None, request=None, fix_files=(), width=None) -> str
 
 def key_policy_missing_the_role():
     """The BI incident: the key policy names only A's root, so BIAnalyticsRole cannot decrypt."""
-    snapshot = make_snapshot(key=make_key(policy=key_policy()))
+    snapshot = incidents.key_policy_missing_the_role()
     return snapshot, diagnose(snapshot)
 
 
@@ -166,26 +161,8 @@ def test_colour_on_a_terminal_without_no_color(monkeypatch):
     assert "\x1b[" in _text(diagnosis, FakeTerminal())
 
 
-def pipeline_with_the_execution_role_shut_out():
-    """Four roles; only the last one given is missing from the key policy."""
-    allowed = [
-        make_principal(f"arn:aws:iam::{B}:role/{name}", session_arn=None, source="role_arn")
-        for name in ("PipelineRole", "BuildRole", "DeployActionRole")
-    ]
-    denied = make_principal(
-        f"arn:aws:iam::{B}:role/DeployExecutionRole", session_arn=None, source="role_arn"
-    )
-    everyone = [p.arn for p in (*allowed, denied)]
-    snapshot = make_snapshot(
-        key=make_key(policy=key_policy(allow_role_decrypt_statement([p.arn for p in allowed]))),
-        bucket_policy_doc=bucket_policy(allow_role_read_statement(principal=everyone)),
-        principals=[*allowed, denied],
-    )
-    return snapshot, [p.arn for p in (*allowed, denied)]
-
-
 def test_several_principals_name_the_shut_one_first_and_detail_it_first():
-    snapshot, arns = pipeline_with_the_execution_role_shut_out()
+    snapshot, arns = incidents.pipeline_with_the_execution_role_shut_out()
     output = _text(diagnose(snapshot), request=request_of(snapshot))
     lines = output.splitlines()
     assert lines[0] == "kmsdoctor verdict: DENY — 1 of 4 principals are shut out"
@@ -217,16 +194,7 @@ def test_emit_returns_the_exit_code_for_both_formats(capsys):
 def with_a_proven_key_policy_fix():
     """KD301 as the fix prover leaves it: the whole patched key policy and its put command."""
     snapshot, diagnosis = key_policy_missing_the_role()
-    fix = finding(only(diagnosis), "KD301").fix
-    patched = healthy_key_policy()
-    fix.target = FixTarget("key_policy", KEY_ARN)
-    fix.patched_policy = patched
-    fix.apply_command = (
-        f"aws kms put-key-policy --key-id {KEY_ARN} --policy-name default "
-        "--policy file://key-policy.json --profile a --region eu-west-1"
-    )
-    fix.verified = True
-    fix.verification = "re-analysed with the patched policy: key_policy opens for BIAnalyticsRole"
+    patched = incidents.prove_the_key_policy_fix(diagnosis)
     return snapshot, diagnosis, patched
 
 

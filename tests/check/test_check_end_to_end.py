@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kmsdoctor.cli import app
+from tests.helpers.sandbox_roles import add_role
 
 # `kmsdoctor check` runs on the fact store (issue 10); until it is in the build, nothing here can
 # run. Who-can's account listing (issue 11) decides who "every other principal" is.
@@ -260,3 +261,102 @@ def test_a_role_that_cannot_be_assumed_is_analysed_without_a_probe(sandbox, aws_
         and "analysed from its policies alone" in note
         for note in sales[0]["notes"]
     )
+
+
+# --- the bucket and key policies opened outside the [accounts] ---------------------------------
+
+PARTNER = "333333333333"
+PARTNER_SCENARIO = "partner-account-root-opened-by-bucket-and-key-policy"
+SALES_Q1 = "sales/2026/q1/regions.parquet"
+
+
+def only_bi_reads_sales_q1(accounts: list[str], readers: list[str]) -> str:
+    profiles = "\n".join(f'"{account}" = "{"a" if account == A else "b"}"' for account in accounts)
+    listed = ", ".join(f'"{reader}"' for reader in readers)
+    return f"""\
+region = "eu-west-1"
+
+[accounts]
+{profiles}
+
+[[expect]]
+name = "only BI reads sales q1"
+bucket = "datalake-curated-a"
+key = "{SALES_Q1}"
+readers = [{listed}]
+"""
+
+
+@pytest.mark.skipif(not LISTING, reason="who-can's account listing is not in this build")
+def test_a_partner_root_opened_by_both_policies_makes_only_bi_reads_undecided(
+    sandbox, tmp_path, monkeypatch
+):
+    sandbox(PARTNER_SCENARIO)
+    monkeypatch.chdir(tmp_path)
+    checks = only_bi_reads_sales_q1([A, B], [role("BIAnalyticsRole")])
+    args = ["--no-probe", "--format", "json", "--junit", "j.xml", "--sarif", "c.sarif"]
+    result, _ = run_check(tmp_path, *args, checks=checks)
+    assert result.exit_code == 3, result.output
+    document = json.loads(result.stdout)
+    results = by_name(document)
+    (partner,) = results[f"only BI reads sales q1: account {PARTNER}"]
+    assert (partner["principal"], partner["status"], partner["verdict"]) == (
+        f"arn:aws:iam::{PARTNER}:root",
+        "unknown",
+        "unknown",
+    )
+    assert [o["statement"] for o in partner["outside"]["openings"]] == [
+        "bucket policy PartnerReadsSales",
+        "key policy PartnerDecrypts",
+    ]
+    assert f"account {PARTNER} was not read (no profile for it)" in " ".join(partner["notes"])
+    (bi,) = results["only BI reads sales q1: BIAnalyticsRole"]
+    assert bi["status"] == "pass"
+    assert document["summary"] == {"pass": 2, "fail": 0, "unknown": 1}
+
+    suite = ET.parse(tmp_path / "j.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("errors") == "1"
+    sarif = json.loads((tmp_path / "c.sarif").read_text(encoding="utf-8"))
+    (warning,) = sarif["runs"][0]["results"]
+    assert (warning["ruleId"], warning["level"]) == ("CHECK-OUTSIDE", "warning")
+    assert warning["locations"][0]["physicalLocation"]["region"]["startLine"] == 7
+    assert f"add account {PARTNER} to [accounts]" in warning["message"]["text"]
+
+
+@pytest.mark.skipif(not LISTING, reason="who-can's account listing is not in this build")
+def test_without_the_partner_opening_only_bi_reads_holds(sandbox, tmp_path):
+    sandbox("healthy-cross-account-read")  # the same lake before the partner onboarding
+    checks = only_bi_reads_sales_q1([A, B], [role("BIAnalyticsRole")])
+    result, _ = run_check(tmp_path, "--no-probe", checks=checks)
+    assert result.exit_code == 0, result.output
+    assert PARTNER not in result.stdout
+
+
+@pytest.mark.skipif(not LISTING, reason="who-can's account listing is not in this build")
+def test_a_check_of_the_resource_account_alone_names_the_caller_account_it_left_out(
+    sandbox, tmp_path
+):
+    # The data team's own smoke test lists only its account: its lake admin reads sales. B's
+    # BIAnalyticsRole and the partner's root are let in by the policies but never read.
+    box = sandbox(PARTNER_SCENARIO)
+    lake_admin = add_lake_admin_in_a(box)
+    result, _ = run_check(tmp_path, "--no-probe", checks=only_bi_reads_sales_q1([A], [lake_admin]))
+    assert result.exit_code == 3, result.output
+    undecided = [line for line in result.stdout.splitlines() if line.startswith("????")]
+    assert len(undecided) == 2
+    assert any("BIAnalyticsRole (222222222222), outside [accounts]," in line for line in undecided)
+    assert any(f"account {PARTNER}, outside [accounts]," in line for line in undecided)
+    assert f"why: to decide it, add account {B} to [accounts] with a profile" in result.stdout
+    assert "pass  " in result.stdout and "CuratedLakeAdmin" in result.stdout
+
+
+def add_lake_admin_in_a(box) -> str:
+    """A role in the resource account that reads the lake through its own IAM policy (the key
+    policy's root statement delegates to A's IAM)."""
+    read = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "kms:Decrypt"], "Resource": "*"}
+        ],
+    }
+    return add_role(box, A, "CuratedLakeAdmin", read)

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from unittest.mock import patch
 
 import pytest
 from moto import mock_aws
-from tenacity import wait_none
 
 _ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
@@ -24,6 +21,7 @@ from moto_fixtures.pipeline import (  # noqa: E402
     pipeline_scenario,
 )
 from moto_fixtures.pytest_plugin import aws_faults  # noqa: E402, F401
+from tests.helpers.cli import fast_retries, run_cli  # noqa: E402, F401
 
 
 @pytest.fixture
@@ -46,36 +44,3 @@ def pipeline_box(tmp_path: Path) -> Iterator[Callable[[str | dict], PipelineSand
             return box
 
         yield make
-
-
-@dataclass
-class CliRun:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]):
-    """Run `kmsdoctor ARGS` through the real entry point (exit codes, one-line errors)."""
-    from kmsdoctor.cli import main
-
-    def run(*args: str) -> CliRun:
-        capsys.readouterr()
-        with patch.object(sys, "argv", ["kmsdoctor", *args]):
-            try:
-                main()
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 2
-        out = capsys.readouterr()
-        return CliRun(code, out.out, out.err)
-
-    return run
-
-
-@pytest.fixture
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    import kmsdoctor.aws
-
-    monkeypatch.setattr(kmsdoctor.aws, "RETRY_WAIT", wait_none())

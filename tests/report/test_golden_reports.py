@@ -16,26 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from kmsdoctor.analyze.model import Diagnosis, FixTarget
+from kmsdoctor.analyze.model import Diagnosis
 from kmsdoctor.report import request_of
 from kmsdoctor.report.fix_files import write_fix_files
 from kmsdoctor.report.text_report import print_text
-from tests.analyze.factories import (
-    KEY_ARN,
-    B,
-    allow_role_decrypt_statement,
-    allow_role_read_statement,
-    bucket_policy,
-    diagnose,
-    finding,
-    healthy_key_policy,
-    key_policy,
-    make_key,
-    make_principal,
-    make_snapshot,
-    only,
-    unknown,
-)
+from tests.analyze.factories import diagnose, make_principal, make_snapshot, unknown
+from tests.report import incidents
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("KMSDOCTOR_UPDATE_GOLDEN") == "1"
@@ -59,7 +45,7 @@ def render(snapshot, diagnosis: Diagnosis | None = None, fix_files=()) -> Render
 
 def key_policy_missing_the_role(_: Path) -> Rendered:
     """The BI incident: the key policy trusts only A's root."""
-    return render(make_snapshot(key=make_key(policy=key_policy())))
+    return render(incidents.key_policy_missing_the_role())
 
 
 def healthy_cross_account_read(_: Path) -> Rendered:
@@ -72,21 +58,8 @@ def no_key_given(_: Path) -> Rendered:
 
 
 def pipeline_execution_role_shut_out(_: Path) -> Rendered:
-    allowed = [
-        make_principal(f"arn:aws:iam::{B}:role/{name}", session_arn=None, source="role_arn")
-        for name in ("PipelineRole", "BuildRole", "DeployActionRole")
-    ]
-    denied = make_principal(
-        f"arn:aws:iam::{B}:role/DeployExecutionRole", session_arn=None, source="role_arn"
-    )
-    everyone = [p.arn for p in (*allowed, denied)]
-    return render(
-        make_snapshot(
-            key=make_key(policy=key_policy(allow_role_decrypt_statement([p.arn for p in allowed]))),
-            bucket_policy_doc=bucket_policy(allow_role_read_statement(principal=everyone)),
-            principals=[*allowed, denied],
-        )
-    )
+    snapshot, _arns = incidents.pipeline_with_the_execution_role_shut_out()
+    return render(snapshot)
 
 
 def identity_policies_unreadable(_: Path) -> Rendered:
@@ -96,17 +69,9 @@ def identity_policies_unreadable(_: Path) -> Rendered:
 
 def proven_fix_written_to_fix_dir(workdir: Path) -> Rendered:
     """KD301 with the whole patched key policy, written by --fix-dir fixes/."""
-    snapshot = make_snapshot(key=make_key(policy=key_policy()))
+    snapshot = incidents.key_policy_missing_the_role()
     diagnosis = diagnose(snapshot)
-    fix = finding(only(diagnosis), "KD301").fix
-    fix.target = FixTarget("key_policy", KEY_ARN)
-    fix.patched_policy = healthy_key_policy()
-    fix.apply_command = (
-        f"aws kms put-key-policy --key-id {KEY_ARN} --policy-name default "
-        "--policy file://key-policy.json --profile a --region eu-west-1"
-    )
-    fix.verified = True
-    fix.verification = "re-analysed with the patched policy: key_policy opens for BIAnalyticsRole"
+    incidents.prove_the_key_policy_fix(diagnosis)
     written = write_fix_files(diagnosis, Path("fixes"))  # relative: the test runs in workdir
     assert (workdir / "fixes" / "key-policy.json").exists()
     return render(snapshot, diagnosis, written)

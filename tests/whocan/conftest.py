@@ -18,6 +18,7 @@ if _ROOT not in sys.path:
 
 from moto_fixtures.builder import Sandbox, load_scenario  # noqa: E402
 from moto_fixtures.pytest_plugin import aws_faults, sandbox  # noqa: E402, F401
+from tests.helpers.cli import fast_retries  # noqa: E402, F401
 from tests.trust.harness import admin_credentials  # noqa: E402
 
 A = "111111111111"
@@ -181,13 +182,3 @@ def many_roles(sandbox) -> Sandbox:  # noqa: F811
     box = sandbox(many_roles_scenario())
     add_users_and_service_roles(box)
     return box
-
-
-@pytest.fixture
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries without the backoff sleeps, for tests that inject throttling."""
-    from tenacity import wait_none
-
-    import kmsdoctor.aws
-
-    monkeypatch.setattr(kmsdoctor.aws, "RETRY_WAIT", wait_none())

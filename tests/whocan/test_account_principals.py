@@ -108,6 +108,19 @@ def test_throttling_is_retried_and_the_listing_completes(many_roles, aws_faults,
     assert aws_faults.calls.count("iam:GetAccountAuthorizationDetails") == 3
 
 
+def leave_out_of_the_answer(monkeypatch, policy_arn: str) -> None:
+    """GetAccountAuthorizationDetails answers without that managed policy, although principals
+    attach it: kmsdoctor must read it on its own."""
+    real = account_principals.call_pages
+
+    def without_that_policy(*args: Any, **kwargs: Any) -> aws.CallResult:
+        result = real(*args, **kwargs)
+        kept = [p for p in result.response["Policies"] if p["Arn"] != policy_arn]
+        return aws.CallResult(result.operation, response={**result.response, "Policies": kept})
+
+    monkeypatch.setattr(account_principals, "call_pages", without_that_policy)
+
+
 def test_a_policy_the_answer_leaves_out_is_read_once_for_all_who_attach_it(
     many_roles, aws_faults, monkeypatch
 ):
@@ -118,14 +131,7 @@ def test_a_policy_the_answer_leaves_out_is_read_once_for_all_who_attach_it(
     boto3.client(
         "iam", region_name=many_roles.region, **admin_credentials(many_roles, B)
     ).attach_user_policy(UserName="dave", PolicyArn=policy_arn)
-    real = account_principals.call_pages
-
-    def without_that_policy(*args: Any, **kwargs: Any) -> aws.CallResult:
-        result = real(*args, **kwargs)
-        kept = [p for p in result.response["Policies"] if p["Arn"] != policy_arn]
-        return aws.CallResult(result.operation, response={**result.response, "Policies": kept})
-
-    monkeypatch.setattr(account_principals, "call_pages", without_that_policy)
+    leave_out_of_the_answer(monkeypatch, policy_arn)
     aws_faults.calls.clear()
     listing = collect_account_principals(iam)
     principals = {p.arn: p for p in listing.principals.value}
@@ -140,14 +146,7 @@ def test_a_left_out_policy_that_cannot_be_read_makes_only_its_users_unknown(
     many_roles, aws_faults, monkeypatch
 ):
     policy_arn = f"arn:aws:iam::{B}:policy/ReadCuratedLakeManaged"
-    real = account_principals.call_pages
-
-    def without_that_policy(*args: Any, **kwargs: Any) -> aws.CallResult:
-        result = real(*args, **kwargs)
-        kept = [p for p in result.response["Policies"] if p["Arn"] != policy_arn]
-        return aws.CallResult(result.operation, response={**result.response, "Policies": kept})
-
-    monkeypatch.setattr(account_principals, "call_pages", without_that_policy)
+    leave_out_of_the_answer(monkeypatch, policy_arn)
     aws_faults.add("iam", "GetPolicy", "AccessDenied", "not authorized", status=403)
     principals = listed(many_roles)
     managed_reader = principals[role_arn("ManagedReaderRole")]

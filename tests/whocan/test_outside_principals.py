@@ -167,3 +167,65 @@ def test_a_principal_whose_policies_cannot_be_read_is_undecided_not_denied():
     assert "iam:GetPolicy failed with AccessDeniedException" in answers[hidden.arn].reason
     assert result.undecided() == [hidden.arn]
     assert not result.complete
+
+
+def test_a_partner_role_in_the_bucket_policy_is_open_when_the_key_policy_names_its_account():
+    # The common cross-account set-up: the role by name on one side, its account's root on the
+    # other. The root delegates to the partner's IAM, so the role is let in on both halves.
+    snapshot = make_snapshot(
+        bucket_policy_doc=bucket_policy(read_statement({"AWS": PARTNER_ROLE}, "PartnerRead")),
+        key=make_key(
+            policy=key_policy(
+                allow_role_decrypt_statement(f"arn:aws:iam::{PARTNER}:root", "PartnerAccount")
+            )
+        ),
+    )
+    outside, _ = outside_of(snapshot)
+    assert outside[PARTNER_ROLE].resource_side == "open"
+    assert outside[f"arn:aws:iam::{PARTNER}:root"].resource_side == "partly"
+
+
+def test_anyone_kept_to_the_listed_accounts_by_its_condition_is_not_outside():
+    # The AWS-managed-key pattern: "*" with kms:CallerAccount; and a bucket policy for any
+    # principal ARN of B.
+    key_statement = allow_role_decrypt_statement("*", "AnyoneOfB")
+    key_statement["Condition"] = {"StringEquals": {"kms:CallerAccount": B}}
+    bucket_statement = read_statement(
+        "*", "AnyRoleOfB", Condition={"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{B}:role/*"}}
+    )
+    snapshot = make_snapshot(
+        bucket_policy_doc=bucket_policy(bucket_statement),
+        key=make_key(policy=key_policy(key_statement)),
+    )
+    outside, _ = outside_of(snapshot)
+    assert outside == {}
+    # Not listed, B is outside again, and so is anyone the conditions let in from it.
+    outside, _ = outside_of(snapshot, readable={"111111111111"})
+    assert outside["*"].resource_side == "open"
+
+
+def test_a_key_policy_that_cannot_be_read_leaves_the_resource_side_unknown_not_partly():
+    snapshot = make_snapshot(
+        bucket_policy_doc=bucket_policy(read_statement({"AWS": PARTNER_ROLE}, "PartnerRead")),
+        key=make_key(policy=unknown("kms:GetKeyPolicy")),
+    )
+    outside, notes = outside_of(snapshot)
+    assert outside[PARTNER_ROLE].resource_side == "unknown"
+    assert outside[PARTNER_ROLE].missing.startswith("the key policy could not be read")
+    assert notes[0].endswith("who else it opens to is unknown")
+
+
+def test_a_deny_naming_the_partner_account_applies_to_its_roles():
+    deny = {
+        "Sid": "DenyPartner",
+        "Effect": "Deny",
+        "Principal": {"AWS": PARTNER},
+        "Action": "s3:*",
+        "Resource": f"{BUCKET_ARN}/*",
+    }
+    snapshot = make_snapshot(
+        bucket_policy_doc=bucket_policy(read_statement({"AWS": PARTNER_ROLE}, "PartnerRead"), deny)
+    )
+    outside, _ = outside_of(snapshot)
+    assert outside[PARTNER_ROLE].denied_by == ["bucket policy DenyPartner"]
+    assert outside[PARTNER_ROLE].denied_always

@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from kmsdoctor.whocan import WhoCanRequest, run
+from tests.helpers.sandbox_roles import add_role
 from tests.trust.harness import admin_credentials
 from tests.whocan.conftest import BUCKET, OBJECT_KEY, PARTNER, A, B, role_arn, user_arn
 
@@ -159,22 +160,8 @@ def test_each_fact_is_read_once_whatever_the_number_of_principals(many_roles, aw
 def test_a_role_of_the_resource_account_is_answered_as_a_same_account_read(many_roles):
     """A's own LakeAdminRole: its identity policy is enough for the bucket (same account), and
     the key policy's root-of-A statement lets A's IAM decide for the key."""
-    iam = boto3.client("iam", region_name=many_roles.region, **admin_credentials(many_roles, A))
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{A}:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    iam.create_role(RoleName="LakeAdminRole", AssumeRolePolicyDocument=json.dumps(trust))
     read = many_roles.scenario["target"]["roles"]["BIAnalyticsRole"]["inline"]["ReadCuratedLake"]
-    iam.put_role_policy(
-        RoleName="LakeAdminRole", PolicyName="ReadLake", PolicyDocument=json.dumps(read)
-    )
+    add_role(many_roles, A, "LakeAdminRole", read)
     result = run_who_can(many_roles)
     admin = answer_of(result, role_arn("LakeAdminRole", account=A))
     assert admin.account == A
