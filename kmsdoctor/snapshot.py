@@ -167,6 +167,14 @@ class ObjectInfo:
     content_length: int | None = None
     last_modified: str | None = None
     acl_owner_id: Fetched[str] = field(default_factory=lambda: Fetched.absent())
+    # HeadObject's TagCount (x-amz-tagging-count): S3 sends it only when the object has tags
+    # and the reader may read them. None: not sent.
+    tag_count: int | None = None
+    # The object's tags (s3:GetObjectTagging), for s3:ExistingObjectTag/K on the read. Read only
+    # when a policy in play tests s3:ExistingObjectTag; None: not read (no policy tested them
+    # when the snapshot was collected, or it was written before object tags were read), so a
+    # condition on them is undecided.
+    tags: Fetched[dict[str, str]] | None = None
 
 
 @dataclass

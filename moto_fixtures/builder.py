@@ -52,6 +52,7 @@ import copy
 import json
 import os
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -473,6 +474,9 @@ def _put_object(account: _Account, bucket: str, spec: dict[str, Any]) -> None:
         params["SSEKMSKeyId"] = spec["kms_key"]
     if "bucket_key_enabled" in spec:
         params["BucketKeyEnabled"] = bool(spec["bucket_key_enabled"])
+    if spec.get("tags"):
+        # s3:ExistingObjectTag/K (ABAC on objects)
+        params["Tagging"] = urllib.parse.urlencode(spec["tags"])
     account.client("s3").put_object(**params)
 
 

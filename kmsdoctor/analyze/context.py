@@ -177,6 +177,7 @@ def build_request_context(snapshot: SnapshotView, principal: PrincipalInfo) -> R
 
 PRINCIPAL_TAG = "aws:principaltag/"
 RESOURCE_TAG = "aws:resourcetag/"
+EXISTING_OBJECT_TAG = "s3:existingobjecttag/"
 
 
 def _principal_tags(
@@ -212,6 +213,29 @@ def _key_tags(ctx: RequestContext, kms_keys: dict[str, ContextValue]) -> dict[st
         return {RESOURCE_TAG: f"the key's tags could not be read ({fetched.reason()})"}
     for tag_key in sorted(fetched.value):
         kms_keys[f"aws:ResourceTag/{tag_key}"] = fetched.value[tag_key]
+    return {}
+
+
+def _object_tags(ctx: RequestContext, s3_keys: dict[str, ContextValue]) -> dict[str, str]:
+    """s3:ExistingObjectTag/K on the read, for each tag of the object (s3:GetObjectTagging, read
+    only when a collected policy tested the key). Returns the undecided prefix when the tags
+    are not known."""
+    if ctx.object_is_placeholder:
+        return {EXISTING_OBJECT_TAG: "no object was named, so its tags are not known"}
+    info = ctx.object_info
+    if info is None:
+        fetched = ctx.snapshot.source.object
+        why = fetched.reason() if fetched is not None else "it was not read"
+        return {EXISTING_OBJECT_TAG: f"the object could not be read ({why})"}
+    if info.tags is None:
+        return {
+            EXISTING_OBJECT_TAG: "the object's tags were not read (no policy collected with "
+            "the snapshot tested s3:ExistingObjectTag)"
+        }
+    if not info.tags.is_ok or info.tags.value is None:
+        return {EXISTING_OBJECT_TAG: f"the object's tags could not be read ({info.tags.reason()})"}
+    for tag_key in sorted(info.tags.value):
+        s3_keys[f"s3:ExistingObjectTag/{tag_key}"] = info.tags.value[tag_key]
     return {}
 
 
@@ -307,6 +331,11 @@ def _authorizations(
     if ctx.operation == "write":
         _add_write_encryption_headers(ctx, s3_keys)
 
+    s3_undecided = dict(principal_undecided)
+    if ctx.operation == "read":
+        # S3 evaluates s3:ExistingObjectTag for GetObject, not for PutObject.
+        s3_undecided.update(_object_tags(ctx, s3_keys))
+
     authorizations = [
         Authorization(
             name="s3",
@@ -317,7 +346,7 @@ def _authorizations(
                 principal=ctx.request_principal,
                 context=s3_keys,
             ),
-            undecided=dict(principal_undecided),
+            undecided=s3_undecided,
         )
     ]
     if not ctx.kms_involved or not ctx.key_arn:

@@ -28,6 +28,7 @@ task that might still be queued.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
@@ -67,6 +68,13 @@ from kmsdoctor.collect.resource_account import (
     key_visibility,
     list_prefix,
     unreadable_bucket,
+)
+from kmsdoctor.collect.tags import (
+    EXISTING_OBJECT_TAG,
+    level_documents,
+    principal_documents,
+    read_object_tags,
+    tests_condition_key,
 )
 from kmsdoctor.concurrency import worker_pool
 from kmsdoctor.errors import UsageError
@@ -621,8 +629,84 @@ class _Collection:
                     started.append(pool.submit(self.fallback_key, bucket))
             for future in started:
                 future.result()
+            # After the policies: object tags only where a policy in play tests them.
+            self.object_tags(heads)
 
         return self._snapshot()
+
+    # --- object tags (s3:ExistingObjectTag), read only when a policy tests them --------------
+
+    def object_tags(self, heads: Any) -> None:
+        """GetObjectTagging for the objects of read questions in buckets whose policies in play
+        test s3:ExistingObjectTag (collect/tags.py). An object without HeadObject's TagCount is
+        untagged once one GetObjectTagging in its bucket has answered (the reader may read
+        tags); if that one is refused, every such object's tags are unknown with its error."""
+        wanted: dict[str, list[ObjectFacts]] = {}
+        for bucket, facts in self._read_objects().items():
+            if facts and tests_condition_key(self._documents_in_play(bucket), EXISTING_OBJECT_TAG):
+                wanted[bucket] = facts
+        for bucket, objects in wanted.items():
+            reader = self.bucket_reader(bucket)
+            if reader is _NO_PROFILE:
+                continue
+            s3 = self.client(reader, "s3")
+            counted = [f for f in objects if (f.head.value and f.head.value.tag_count)]
+            uncounted = [f for f in objects if not (f.head.value and f.head.value.tag_count)]
+            reads = [(f, heads.submit(read_object_tags, s3, bucket, f.key)) for f in counted]
+            if uncounted:
+                first = uncounted[0]
+                reads.append((first, heads.submit(read_object_tags, s3, bucket, first.key)))
+            for facts, future in reads:
+                _set_tags(facts, future.result())
+            if uncounted:
+                confirmed = uncounted[0].head.value
+                assert confirmed is not None and confirmed.tags is not None
+                rest: Fetched[dict[str, str]] = (
+                    Fetched.ok({}) if confirmed.tags.is_ok else confirmed.tags
+                )
+                for facts in uncounted[1:]:
+                    _set_tags(facts, rest)
+
+    def _read_objects(self) -> dict[str, list[ObjectFacts]]:
+        """Per bucket, the objects read questions ask about whose HeadObject answered."""
+        wanted: dict[str, dict[str, None]] = {}
+        for question in self.questions:
+            if question.operation != "read":
+                continue
+            keys = wanted.setdefault(question.bucket, {})
+            if question.key is not None:
+                keys[question.key] = None
+            elif question.prefix is not None:
+                listing, _ = self.listing(question.bucket, question.prefix)
+                keys.update(dict.fromkeys(listing.keys.value or []))
+        found: dict[str, list[ObjectFacts]] = {}
+        for bucket, keys in wanted.items():
+            found[bucket] = []
+            for key in keys:
+                facts = self.object(bucket, key)
+                if facts.head.is_ok and facts.head.value is not None:
+                    found[bucket].append(facts)
+        return found
+
+    def _documents_in_play(self, bucket: str) -> list[Any]:
+        """The policy documents a read of `bucket` meets: its bucket policy, the identity
+        policies and boundaries of the principals asking, and every SCP, RCP and S3 endpoint
+        policy collected (a few more than strictly in play: reading tags that do not matter
+        costs calls, missing some that do would cost the answer)."""
+        documents: list[Any] = []
+        policy = self.bucket(bucket).info.policy
+        if policy.is_ok and policy.value is not None:
+            documents.append(policy.value.document)
+        for question in self.questions:
+            if question.bucket == bucket and question.operation == "read":
+                documents += principal_documents(self.principal(question.principal))
+        for _, (_, levels) in self.organizations.items():
+            documents += level_documents(levels)
+        for _, endpoints in self.vpc_endpoints.items():
+            for endpoint in endpoints.value or []:
+                if endpoint.policy is not None:
+                    documents.append(endpoint.policy.document)
+        return documents
 
     def _snapshot(self) -> Snapshot:
         accounts: dict[str, AccountFacts] = {}
@@ -668,6 +752,11 @@ class _Collection:
         profile = self.profile_of_account(account)
         assert profile is not _NO_PROFILE
         return profile
+
+
+def _set_tags(facts: ObjectFacts, tags: Fetched[dict[str, str]]) -> None:
+    assert facts.head.value is not None
+    facts.head = Fetched.ok(dataclasses.replace(facts.head.value, tags=tags))
 
 
 def _principal_ref(principal: str) -> PrincipalRef:

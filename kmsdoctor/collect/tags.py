@@ -1,0 +1,75 @@
+"""Tags read only when a policy in play tests them.
+
+Object tags (`s3:ExistingObjectTag/K`) cost one `s3:GetObjectTagging` per object, so a prefix of
+1,000 objects would cost 1,000 more calls. They are read only for the objects of a bucket whose
+policies in play — the bucket policy, the asking principals' identity policies and boundaries,
+the SCPs, RCPs and S3 endpoint policies collected — test `s3:ExistingObjectTag`, and only for
+read questions (S3 does not evaluate the key for PutObject). HeadObject's `TagCount` saves the
+rest: S3 sends it when the object has tags *and* the reader may read them, so once one
+`GetObjectTagging` in the bucket has answered, an object without a count has no tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from kmsdoctor.aws import call
+from kmsdoctor.collect.fetch import to_fetched
+from kmsdoctor.snapshot import Fetched, PolicyLevel, PrincipalInfo
+
+EXISTING_OBJECT_TAG = "s3:existingobjecttag/"
+RESOURCE_TAG = "aws:resourcetag/"
+
+
+def tests_condition_key(documents: Iterable[Any], prefix: str) -> bool:
+    """Whether a policy document has a condition on a key starting with `prefix` (lower case).
+    A document that did not parse is searched as text: reading tags that turn out not to matter
+    costs calls, missing them would cost the answer."""
+    for document in documents:
+        if isinstance(document, str):
+            if prefix in document.lower():
+                return True
+            continue
+        if not isinstance(document, dict):
+            continue
+        statements = document.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        for statement in statements if isinstance(statements, list) else []:
+            condition = statement.get("Condition") if isinstance(statement, dict) else None
+            if not isinstance(condition, dict):
+                continue
+            for block in condition.values():
+                if not isinstance(block, dict):
+                    continue
+                if any(str(key).lower().startswith(prefix) for key in block):
+                    return True
+    return False
+
+
+def principal_documents(principal: PrincipalInfo) -> list[Any]:
+    """The documents of a principal's identity policies and permissions boundary."""
+    documents: list[Any] = []
+    for fetched in (
+        principal.inline_policies,
+        principal.attached_policies,
+        principal.group_policies,
+    ):
+        documents += [policy.document for policy in fetched.value or []]
+    boundary = principal.permissions_boundary
+    if boundary.is_ok and boundary.value is not None:
+        documents.append(boundary.value.document)
+    return documents
+
+
+def level_documents(levels: Fetched[list[PolicyLevel]] | None) -> list[Any]:
+    if levels is None:
+        return []
+    return [policy.document for level in levels.value or [] for policy in level.policies]
+
+
+def read_object_tags(s3: Any, bucket: str, key: str) -> Fetched[dict[str, str]]:
+    """The object's tags (current version), or `unknown` with the error."""
+    result = call(s3, "GetObjectTagging", Bucket=bucket, Key=key)
+    return to_fetched(result, lambda r: {t["Key"]: t["Value"] for t in r.get("TagSet", [])})
