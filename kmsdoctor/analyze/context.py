@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from kmsdoctor.arn import account_of, name_of
+from kmsdoctor.policy.condition_keys import tested_condition_keys
 from kmsdoctor.policy.model import ContextValue, Request, RequestPrincipal
 from kmsdoctor.s3_request import KMS_ALGORITHMS, S3Request, object_info_of, s3_request
 from kmsdoctor.snapshot import (
@@ -147,7 +148,7 @@ def build_request_context(snapshot: SnapshotView, principal: PrincipalInfo) -> R
     resource_account = resource_account or ""
 
     request_principal, principal_keys = _principal_and_keys(snapshot, principal, assumptions)
-    principal_undecided = _principal_tags(principal, principal_keys, assumptions)
+    principal_undecided = _principal_tags(snapshot, principal, principal_keys, assumptions)
 
     s3_endpoints = _s3_endpoints(snapshot)
     ctx = RequestContext(
@@ -181,7 +182,10 @@ EXISTING_OBJECT_TAG = "s3:existingobjecttag/"
 
 
 def _principal_tags(
-    principal: PrincipalInfo, keys: dict[str, ContextValue], assumptions: list[str]
+    snapshot: SnapshotView,
+    principal: PrincipalInfo,
+    keys: dict[str, ContextValue],
+    assumptions: list[str],
 ) -> dict[str, str]:
     """aws:PrincipalTag/K for each tag of the role or user (GetRole/GetUser return them).
 
@@ -195,12 +199,43 @@ def _principal_tags(
         return {PRINCIPAL_TAG: "this snapshot was written before tags were read"}
     for tag_key in sorted(tags):
         keys[f"aws:PrincipalTag/{tag_key}"] = tags[tag_key]
-    if principal.session_arn and principal.source == "caller" and tags:
-        assumptions.append(
-            f"aws:PrincipalTag is taken from the tags of {principal.arn}; a session tag with the "
-            "same key, passed when the caller's session was made, would override it"
-        )
+    if principal.session_arn and principal.source == "caller":
+        # A session made elsewhere may carry session tags, which AWS never shows: worth saying
+        # only when a policy in play tests aws:PrincipalTag, naming the keys it tests.
+        tested = tested_condition_keys(_documents_in_play(snapshot, principal), PRINCIPAL_TAG)
+        if tested:
+            assumptions.append(
+                f"{', '.join(tested)} {'is' if len(tested) == 1 else 'are'} taken from the tags "
+                f"of {principal.arn}; a session tag with the same key, passed when the caller's "
+                "session was made, would override it"
+            )
     return {}
+
+
+def _documents_in_play(snapshot: SnapshotView, principal: PrincipalInfo) -> list[Any]:
+    """Every policy document the principal's request meets: bucket and key policies, its
+    identity policies and boundary, the SCPs, RCPs and endpoint policies."""
+    source, target = snapshot.source, snapshot.target
+    documents: list[Any] = []
+    for fetched in (source.bucket.policy, source.key.policy if source.key else None):
+        if fetched is not None and fetched.is_ok and fetched.value is not None:
+            documents.append(fetched.value.document)
+    for policies in (
+        principal.inline_policies,
+        principal.attached_policies,
+        principal.group_policies,
+    ):
+        documents += [policy.document for policy in policies.value or []]
+    boundary = principal.permissions_boundary
+    if boundary.is_ok and boundary.value is not None:
+        documents.append(boundary.value.document)
+    for levels in (target.scps, source.rcps):
+        for level in levels.value or []:
+            documents += [policy.document for policy in level.policies]
+    for endpoint in target.vpc_endpoints.value or []:
+        if endpoint.policy is not None:
+            documents.append(endpoint.policy.document)
+    return documents
 
 
 def _key_tags(ctx: RequestContext, kms_keys: dict[str, ContextValue]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from kmsdoctor.aws import call
 from kmsdoctor.collect.fetch import to_fetched
+from kmsdoctor.policy.condition_keys import tested_condition_keys
 from kmsdoctor.snapshot import Fetched, PolicyLevel, PrincipalInfo
 
 EXISTING_OBJECT_TAG = "s3:existingobjecttag/"
@@ -23,29 +24,9 @@ RESOURCE_TAG = "aws:resourcetag/"
 
 
 def tests_condition_key(documents: Iterable[Any], prefix: str) -> bool:
-    """Whether a policy document has a condition on a key starting with `prefix` (lower case).
-    A document that did not parse is searched as text: reading tags that turn out not to matter
-    costs calls, missing them would cost the answer."""
-    for document in documents:
-        if isinstance(document, str):
-            if prefix in document.lower():
-                return True
-            continue
-        if not isinstance(document, dict):
-            continue
-        statements = document.get("Statement", [])
-        if isinstance(statements, dict):
-            statements = [statements]
-        for statement in statements if isinstance(statements, list) else []:
-            condition = statement.get("Condition") if isinstance(statement, dict) else None
-            if not isinstance(condition, dict):
-                continue
-            for block in condition.values():
-                if not isinstance(block, dict):
-                    continue
-                if any(str(key).lower().startswith(prefix) for key in block):
-                    return True
-    return False
+    """Whether a policy document tests a condition key starting with `prefix`: reading tags
+    that turn out not to matter costs calls, missing them would cost the answer."""
+    return bool(tested_condition_keys(documents, prefix))
 
 
 def principal_documents(principal: PrincipalInfo) -> list[Any]:
