@@ -154,6 +154,12 @@ class BucketInfo:
     ownership_controls: Fetched[str]  # "BucketOwnerEnforced", "BucketOwnerPreferred", ...
     public_access_block: Fetched[PublicAccessBlock]
     acl_owner_id: Fetched[str]  # canonical user id of the bucket owner
+    # GetBucketAbac's status, "Enabled" or "Disabled": S3 evaluates aws:ResourceTag against the
+    # bucket's tags only when it is Enabled. Read only when a policy in play tests
+    # aws:ResourceTag; None: not read (conditions on it are then undecided).
+    abac: Fetched[str] | None = None
+    # GetBucketTagging, read when ABAC is Enabled ({} for a bucket without tags). None: not read.
+    tags: Fetched[dict[str, str]] | None = None
 
 
 @dataclass

@@ -251,6 +251,31 @@ def _key_tags(ctx: RequestContext, kms_keys: dict[str, ContextValue]) -> dict[st
     return {}
 
 
+def _bucket_tags(ctx: RequestContext, s3_keys: dict[str, ContextValue]) -> dict[str, str]:
+    """aws:ResourceTag/K on the S3 request: the bucket's tags, which S3 evaluates only once ABAC
+    is enabled on the bucket (GetBucketAbac); with ABAC disabled the key is absent. Returns the
+    undecided prefix when the status or the tags are not known."""
+    bucket = ctx.snapshot.source.bucket
+    if bucket.abac is None:
+        return {
+            RESOURCE_TAG: "whether the bucket has ABAC enabled was not read (no policy "
+            "collected with the snapshot tested aws:ResourceTag)"
+        }
+    if not bucket.abac.is_ok:
+        return {
+            RESOURCE_TAG: "whether the bucket has ABAC enabled could not be read "
+            f"({bucket.abac.reason()})"
+        }
+    if bucket.abac.value != "Enabled":
+        return {}  # S3 does not evaluate aws:ResourceTag for this bucket: the key is absent
+    if bucket.tags is None or not bucket.tags.is_ok or bucket.tags.value is None:
+        why = bucket.tags.reason() if bucket.tags is not None else "not read"
+        return {RESOURCE_TAG: f"the bucket's tags could not be read ({why})"}
+    for tag_key in sorted(bucket.tags.value):
+        s3_keys[f"aws:ResourceTag/{tag_key}"] = bucket.tags.value[tag_key]
+    return {}
+
+
 def _object_tags(ctx: RequestContext, s3_keys: dict[str, ContextValue]) -> dict[str, str]:
     """s3:ExistingObjectTag/K on the read, for each tag of the object (s3:GetObjectTagging, read
     only when a collected policy tested the key). Returns the undecided prefix when the tags
@@ -367,6 +392,7 @@ def _authorizations(
         _add_write_encryption_headers(ctx, s3_keys)
 
     s3_undecided = dict(principal_undecided)
+    s3_undecided.update(_bucket_tags(ctx, s3_keys))
     if ctx.operation == "read":
         # S3 evaluates s3:ExistingObjectTag for GetObject, not for PutObject.
         s3_undecided.update(_object_tags(ctx, s3_keys))

@@ -71,8 +71,10 @@ from kmsdoctor.collect.resource_account import (
 )
 from kmsdoctor.collect.tags import (
     EXISTING_OBJECT_TAG,
+    RESOURCE_TAG,
     level_documents,
     principal_documents,
+    read_bucket_abac,
     read_object_tags,
     tests_condition_key,
 )
@@ -629,12 +631,28 @@ class _Collection:
                     started.append(pool.submit(self.fallback_key, bucket))
             for future in started:
                 future.result()
-            # After the policies: object tags only where a policy in play tests them.
+            # After the policies: tags only where a policy in play tests them.
+            self.bucket_abac(heads)
             self.object_tags(heads)
 
         return self._snapshot()
 
-    # --- object tags (s3:ExistingObjectTag), read only when a policy tests them --------------
+    # --- tags, read only when a policy in play tests them (collect/tags.py) ------------------
+
+    def bucket_abac(self, pool: Any) -> None:
+        """GetBucketAbac (and GetBucketTagging when it is Enabled) for buckets whose policies
+        in play test aws:ResourceTag: S3 evaluates the key against the bucket's tags only then."""
+        reads = []
+        for bucket in dict.fromkeys(q.bucket for q in self.questions):
+            reader = self.bucket_reader(bucket)
+            documents = self._documents_in_play(bucket, ("read", "write"))
+            if reader is _NO_PROFILE or not tests_condition_key(documents, RESOURCE_TAG):
+                continue
+            s3 = self.client(reader, "s3")
+            reads.append((bucket, pool.submit(read_bucket_abac, s3, bucket)))
+        for bucket, future in reads:
+            info = self.bucket(bucket).info
+            info.abac, info.tags = future.result()
 
     def object_tags(self, heads: Any) -> None:
         """GetObjectTagging for the objects of read questions in buckets whose policies in play
@@ -643,7 +661,8 @@ class _Collection:
         tags); if that one is refused, every such object's tags are unknown with its error."""
         wanted: dict[str, list[ObjectFacts]] = {}
         for bucket, facts in self._read_objects().items():
-            if facts and tests_condition_key(self._documents_in_play(bucket), EXISTING_OBJECT_TAG):
+            documents = self._documents_in_play(bucket, ("read",))
+            if facts and tests_condition_key(documents, EXISTING_OBJECT_TAG):
                 wanted[bucket] = facts
         for bucket, objects in wanted.items():
             reader = self.bucket_reader(bucket)
@@ -688,8 +707,8 @@ class _Collection:
                     found[bucket].append(facts)
         return found
 
-    def _documents_in_play(self, bucket: str) -> list[Any]:
-        """The policy documents a read of `bucket` meets: its bucket policy, the identity
+    def _documents_in_play(self, bucket: str, operations: tuple[str, ...]) -> list[Any]:
+        """The policy documents a request to `bucket` meets: its bucket policy, the identity
         policies and boundaries of the principals asking, and every SCP, RCP and S3 endpoint
         policy collected (a few more than strictly in play: reading tags that do not matter
         costs calls, missing some that do would cost the answer)."""
@@ -698,7 +717,7 @@ class _Collection:
         if policy.is_ok and policy.value is not None:
             documents.append(policy.value.document)
         for question in self.questions:
-            if question.bucket == bucket and question.operation == "read":
+            if question.bucket == bucket and question.operation in operations:
                 documents += principal_documents(self.principal(question.principal))
         for _, (_, levels) in self.organizations.items():
             documents += level_documents(levels)

@@ -1,5 +1,9 @@
 """Tags read only when a policy in play tests them.
 
+Bucket tags (`aws:ResourceTag/K` on the S3 request): S3 evaluates the key against the bucket's
+tags only once ABAC is enabled on the bucket (`GetBucketAbac`); the tags are then read with
+`GetBucketTagging`. Both only when a policy in play for the bucket tests `aws:ResourceTag`.
+
 Object tags (`s3:ExistingObjectTag/K`) cost one `s3:GetObjectTagging` per object, so a prefix of
 1,000 objects would cost 1,000 more calls. They are read only for the objects of a bucket whose
 policies in play — the bucket policy, the asking principals' identity policies and boundaries,
@@ -54,3 +58,16 @@ def read_object_tags(s3: Any, bucket: str, key: str) -> Fetched[dict[str, str]]:
     """The object's tags (current version), or `unknown` with the error."""
     result = call(s3, "GetObjectTagging", Bucket=bucket, Key=key)
     return to_fetched(result, lambda r: {t["Key"]: t["Value"] for t in r.get("TagSet", [])})
+
+
+def read_bucket_abac(s3: Any, bucket: str) -> tuple[Fetched[str], Fetched[dict[str, str]] | None]:
+    """The bucket's ABAC status and, when it is Enabled, its tags. A status without a value is
+    "Disabled": ABAC is off for general purpose buckets until it is enabled."""
+    status = call(s3, "GetBucketAbac", Bucket=bucket)
+    abac = to_fetched(status, lambda r: (r.get("AbacStatus") or {}).get("Status") or "Disabled")
+    if not abac.is_ok or abac.value != "Enabled":
+        return abac, None
+    tagging = call(s3, "GetBucketTagging", Bucket=bucket)
+    if tagging.code == "NoSuchTagSet":
+        return abac, Fetched.ok({})  # ABAC on, no tags: aws:ResourceTag/K is absent
+    return abac, to_fetched(tagging, lambda r: {t["Key"]: t["Value"] for t in r["TagSet"]})
