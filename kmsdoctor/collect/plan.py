@@ -39,7 +39,14 @@ from typing import Any, Generic, TypeVar
 import boto3
 
 from kmsdoctor import __version__
-from kmsdoctor.arn import account_of, is_role_arn, object_arn, parse_arn, role_name_of
+from kmsdoctor.arn import (
+    account_of,
+    iam_entity_key,
+    is_role_arn,
+    object_arn,
+    parse_arn,
+    role_name_of,
+)
 from kmsdoctor.aws import (
     CONNECTION_ERROR_CODES,
     MAX_POOL_CONNECTIONS,
@@ -252,6 +259,7 @@ class _Collection:
         self.keys: _Once[str, KeyInfo] = _Once()
         self.requested_key: _Once[str, CallResult] = _Once()
         self.principals: _Once[str, PrincipalInfo] = _Once()
+        self.entities: _Once[str, PrincipalInfo] = _Once()  # by iam_entity_key
         self.managed: _Once[tuple[str, str], Fetched[NamedPolicy]] = _Once()
         self.organizations: _Once[
             tuple[str, PolicyType], tuple[Fetched[Organization], Fetched[list[PolicyLevel]]]
@@ -509,7 +517,14 @@ class _Collection:
     # --- principals ---------------------------------------------------------------------------
 
     def principal(self, principal: str) -> PrincipalInfo:
-        return self.principals.get(principal, lambda: self._read_principal(principal))
+        # role/x and role/team/x are one role (names are unique per account whatever the
+        # path): read once, held under each ARN a question gave.
+        return self.principals.get(
+            principal,
+            lambda: self.entities.get(
+                iam_entity_key(principal), lambda: self._read_principal(principal)
+            ),
+        )
 
     def _read_principal(self, principal: str) -> PrincipalInfo:
         pair = self.plan.pair
