@@ -646,9 +646,11 @@ class _Collection:
                     started.append(pool.submit(self.fallback_key, bucket))
             for future in started:
                 future.result()
-            # After the policies: tags only where a policy in play tests them.
-            self.bucket_abac(heads)
+            # After the policies: tags only where a policy in play tests them (the two side
+            # by side; neither costs a call when no policy tests its key).
+            abac = pool.submit(self.bucket_abac, heads)
             self.object_tags(heads)
+            abac.result()
 
         return self._snapshot()
 

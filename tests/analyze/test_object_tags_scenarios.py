@@ -122,3 +122,28 @@ def test_a_v2_snapshot_written_before_object_tags_were_read_still_loads(sandbox,
     # Never read, so never guessed: the condition on them is undecided.
     assert result.diagnosis.verdict == "unknown"
     assert "tags were not read" in result.diagnosis.locks["bucket_policy"].reason
+
+
+def _depth_of_a_diagnosis(box) -> tuple[int, tuple[str, ...]]:
+    from bench.depth import DepthTracer
+
+    tracer = DepthTracer().install()
+    try:
+        _diagnose(box)
+    finally:
+        tracer.uninstall()
+    return tracer.depth, tracer.longest_chain
+
+
+def test_without_tag_conditions_the_chain_of_dependent_calls_is_as_before(sandbox, aws_faults):
+    depth, chain = _depth_of_a_diagnosis(sandbox("healthy-cross-account-read"))
+    assert depth <= 4, " -> ".join(chain)
+
+
+def test_object_tags_add_one_link_to_the_chain_of_dependent_calls(sandbox, aws_faults):
+    """Counted, not timed: the object-tag read waits for the policies (it must know whether one
+    tests s3:ExistingObjectTag), so it adds one dependent call to the longest chain; the
+    bucket's ABAC read runs beside it, not after it."""
+    depth, chain = _depth_of_a_diagnosis(sandbox(PUBLIC_ONLY))
+    assert aws_faults.calls.count("s3:GetObjectTagging") == 1
+    assert depth <= 5, " -> ".join(chain)
