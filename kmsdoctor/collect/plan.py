@@ -681,27 +681,32 @@ class _Collection:
             documents = self._documents_in_play(bucket, ("read",))
             if facts and tests_condition_key(documents, EXISTING_OBJECT_TAG):
                 wanted[bucket] = facts
+        # Every bucket's reads in flight together, then the answers.
+        reads: list[tuple[ObjectFacts, Future[Fetched[dict[str, str]]]]] = []
+        uncounted_by_bucket: list[list[ObjectFacts]] = []
         for bucket, objects in wanted.items():
             reader = self.bucket_reader(bucket)
             if reader is _NO_PROFILE:
                 continue
             s3 = self.client(reader, "s3")
-            counted = [f for f in objects if (f.head.value and f.head.value.tag_count)]
+            counted = [f for f in objects if f.head.value and f.head.value.tag_count]
             uncounted = [f for f in objects if not (f.head.value and f.head.value.tag_count)]
-            reads = [(f, heads.submit(read_object_tags, s3, bucket, f.key)) for f in counted]
+            # The first object without a count is read too: its answer says whether the
+            # reader may read tags at all.
+            for facts in counted + uncounted[:1]:
+                reads.append((facts, heads.submit(read_object_tags, s3, bucket, facts.key)))
             if uncounted:
-                first = uncounted[0]
-                reads.append((first, heads.submit(read_object_tags, s3, bucket, first.key)))
-            for facts, future in reads:
-                _set_tags(facts, future.result())
-            if uncounted:
-                confirmed = uncounted[0].head.value
-                assert confirmed is not None and confirmed.tags is not None
-                rest: Fetched[dict[str, str]] = (
-                    Fetched.ok({}) if confirmed.tags.is_ok else confirmed.tags
-                )
-                for facts in uncounted[1:]:
-                    _set_tags(facts, rest)
+                uncounted_by_bucket.append(uncounted)
+        for facts, future in reads:
+            _set_tags(facts, future.result())
+        for uncounted in uncounted_by_bucket:
+            confirmed = uncounted[0].head.value
+            assert confirmed is not None and confirmed.tags is not None
+            rest: Fetched[dict[str, str]] = (
+                Fetched.ok({}) if confirmed.tags.is_ok else confirmed.tags
+            )
+            for facts in uncounted[1:]:
+                _set_tags(facts, rest)
 
     def _read_objects(self) -> dict[str, list[ObjectFacts]]:
         """Per bucket, the objects read questions ask about whose HeadObject answered."""
