@@ -90,6 +90,16 @@ def role_name_of(role_arn: str, option: str = "--role-arn") -> str:
     return name_of(role_arn)
 
 
+def iam_entity_key(arn: str) -> str:
+    """One key per IAM role or user: names are unique within an account whatever the path, and
+    not distinguished by case (IAM CreateRole / CreateUser), so `role/x` and `role/team/x` of
+    one account are the same role. Anything else is returned unchanged."""
+    parsed = parse_arn(arn)
+    if parsed is None or parsed.service != "iam" or parsed.resource_type not in ("role", "user"):
+        return arn
+    return f"{parsed.partition}:{parsed.account}:{parsed.resource_type}/{parsed.name.lower()}"
+
+
 def bucket_arn(bucket: str, partition: str = "aws") -> str:
     return f"arn:{partition}:s3:::{bucket}"
 

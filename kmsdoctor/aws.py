@@ -61,6 +61,11 @@ ALLOWED_OPERATIONS: frozenset[str] = frozenset(
         "s3:GetBucketAcl",
         "s3:HeadObject",
         "s3:GetObjectAcl",
+        # only when a policy in play tests them (collect/tags.py): s3:ExistingObjectTag/K
+        "s3:GetObjectTagging",
+        # ... and aws:ResourceTag/K on S3 requests: the bucket's ABAC status, then its tags
+        "s3:GetBucketAbac",
+        "s3:GetBucketTagging",
         # a prefix question lists its objects; which account owns a bucket (many accounts)
         "s3:ListObjectsV2",
         "s3:ListBuckets",

@@ -128,19 +128,21 @@ DebugOpt = Annotated[
     typer.Option("--debug", metavar="", help="Log each AWS call (never credentials or data)."),
 ]
 KeyPolicyFile = Annotated[
-    Path | None,
+    list[str] | None,
     typer.Option(
         "--key-policy",
-        metavar="FILE",
-        help="What if: analyse with this key policy (a JSON file) in place.",
+        metavar="[KEY=]FILE",
+        help="What if: analyse with this key policy (a JSON file) in place of KEY's (key ARN, "
+        "key id or alias); FILE alone when the snapshot has one key. Repeatable.",
     ),
 ]
 BucketPolicyFile = Annotated[
-    Path | None,
+    list[str] | None,
     typer.Option(
         "--bucket-policy",
-        metavar="FILE",
-        help="What if: analyse with this bucket policy (a JSON file) in place.",
+        metavar="[BUCKET=]FILE",
+        help="What if: analyse with this bucket policy (a JSON file) in place of BUCKET's; "
+        "FILE alone when the snapshot has one bucket. Repeatable.",
     ),
 ]
 IdentityPolicyFiles = Annotated[
@@ -278,18 +280,35 @@ def _policy_file(flag: str, path: Path):
     return document
 
 
+def _target_and_file(flag: str, entry: str) -> tuple[str, Path]:
+    """`TARGET=FILE` or a plain `FILE` (target ""). A path that exists is a file even when it
+    has an "=" in it."""
+    target, sep, file = entry.partition("=")
+    if not sep or Path(entry).exists():
+        return "", Path(entry)
+    if not target.strip() or not file.strip():
+        raise UsageError(f"{flag}: expected FILE or TARGET=FILE, got {entry!r}")
+    return target.strip(), Path(file.strip())
+
+
 def _what_if(
-    key_policy: Path | None, bucket_policy: Path | None, identity_policy: list[str] | None
+    key_policy: list[str] | None, bucket_policy: list[str] | None, identity_policy: list[str] | None
 ):
     from kmsdoctor.analyze.whatif import WhatIf
 
     what_if = WhatIf()
-    if key_policy is not None:
-        what_if.key_policy = _policy_file("--key-policy", key_policy)
-        what_if.sources["key_policy"] = str(key_policy)
-    if bucket_policy is not None:
-        what_if.bucket_policy = _policy_file("--bucket-policy", bucket_policy)
-        what_if.sources["bucket_policy"] = str(bucket_policy)
+    for entry in key_policy or []:
+        key, path = _target_and_file("--key-policy", entry)
+        if key in what_if.key_policies:
+            raise UsageError(f"--key-policy: given twice for {key or 'the key'}")
+        what_if.key_policies[key] = _policy_file("--key-policy", path)
+        what_if.sources[f"key:{key}"] = str(path)
+    for entry in bucket_policy or []:
+        bucket, path = _target_and_file("--bucket-policy", entry)
+        if bucket in what_if.bucket_policies:
+            raise UsageError(f"--bucket-policy: given twice for {bucket or 'the bucket'}")
+        what_if.bucket_policies[bucket] = _policy_file("--bucket-policy", path)
+        what_if.sources[f"bucket:{bucket}"] = str(path)
     for entry in identity_policy or []:
         name, sep, file = entry.partition("=")
         if not sep or not name.strip() or not file.strip():
@@ -429,7 +448,12 @@ def _report_collection(
 
 @app.command(
     short_help="Diagnose offline from a snapshot file. No AWS access.",
-    epilog=_example("kmsdoctor analyze snapshot.json --fix-dir fixes/"),
+    epilog=_example("kmsdoctor analyze snapshot.json --fix-dir fixes/")
+    + "\n\n"
+    + _example(
+        "kmsdoctor analyze snapshot.json",
+        "--key-policy alias/datalake=proposed-key-policy.json",
+    ),
 )
 def analyze(
     # Described in the docstring: typer would print a <path> type beside an argument.
@@ -444,7 +468,9 @@ def analyze(
 
     SNAPSHOT is a file written by `kmsdoctor collect`. With --key-policy, --bucket-policy or
     --identity-policy, a proposed policy is checked before it is applied: the snapshot is
-    analysed with that document in place of the collected one.
+    analysed with that document in place of the collected one. When the snapshot holds several
+    keys or buckets, name the one the document is for: --key-policy KEY=FILE (key ARN, key id
+    or alias), --bucket-policy BUCKET=FILE.
     """
     from kmsdoctor.analyze import analyze_snapshot
     from kmsdoctor.report import emit, request_of

@@ -154,6 +154,12 @@ class BucketInfo:
     ownership_controls: Fetched[str]  # "BucketOwnerEnforced", "BucketOwnerPreferred", ...
     public_access_block: Fetched[PublicAccessBlock]
     acl_owner_id: Fetched[str]  # canonical user id of the bucket owner
+    # GetBucketAbac's status, "Enabled" or "Disabled": S3 evaluates aws:ResourceTag against the
+    # bucket's tags only when it is Enabled. Read only when a policy in play tests
+    # aws:ResourceTag; None: not read (conditions on it are then undecided).
+    abac: Fetched[str] | None = None
+    # GetBucketTagging, read when ABAC is Enabled ({} for a bucket without tags). None: not read.
+    tags: Fetched[dict[str, str]] | None = None
 
 
 @dataclass
@@ -167,6 +173,14 @@ class ObjectInfo:
     content_length: int | None = None
     last_modified: str | None = None
     acl_owner_id: Fetched[str] = field(default_factory=lambda: Fetched.absent())
+    # HeadObject's TagCount (x-amz-tagging-count): S3 sends it only when the object has tags
+    # and the reader may read them. None: not sent.
+    tag_count: int | None = None
+    # The object's tags (s3:GetObjectTagging), for s3:ExistingObjectTag/K on the read. Read only
+    # when a policy in play tests s3:ExistingObjectTag; None: not read (no policy tested them
+    # when the snapshot was collected, or it was written before object tags were read), so a
+    # condition on them is undecided.
+    tags: Fetched[dict[str, str]] | None = None
 
 
 @dataclass

@@ -52,6 +52,7 @@ import copy
 import json
 import os
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,7 @@ def build_scenario(scenario: dict[str, Any], workdir: Path) -> Sandbox:
     _configure_roles(target_admin, filled["target"].get("roles", {}))
     bucket = source_spec["bucket"]
     _create_bucket(source, bucket, region)
+    _put_bucket_tags(source, bucket)
     for obj in source_spec.get("objects", []):
         _put_object(source, bucket["name"], obj)
     # After the objects: moto applies any Deny in a bucket policy to every caller, including
@@ -454,6 +456,13 @@ def _create_bucket(account: _Account, spec: dict[str, Any], region: str) -> None
         )
 
 
+def _put_bucket_tags(account: _Account, spec: dict[str, Any]) -> None:
+    if spec.get("tags"):
+        # aws:ResourceTag/K on S3 requests, once ABAC is enabled on the bucket
+        tag_set = [{"Key": k, "Value": v} for k, v in spec["tags"].items()]
+        account.client("s3").put_bucket_tagging(Bucket=spec["name"], Tagging={"TagSet": tag_set})
+
+
 def _put_bucket_policy(account: _Account, spec: dict[str, Any]) -> None:
     if spec.get("policy") is not None:
         account.client("s3").put_bucket_policy(
@@ -473,6 +482,9 @@ def _put_object(account: _Account, bucket: str, spec: dict[str, Any]) -> None:
         params["SSEKMSKeyId"] = spec["kms_key"]
     if "bucket_key_enabled" in spec:
         params["BucketKeyEnabled"] = bool(spec["bucket_key_enabled"])
+    if spec.get("tags"):
+        # s3:ExistingObjectTag/K (ABAC on objects)
+        params["Tagging"] = urllib.parse.urlencode(spec["tags"])
     account.client("s3").put_object(**params)
 
 

@@ -98,11 +98,15 @@ def error_response(
     return AWSResponse(url, status, headers, _RawBody(body.encode()))
 
 
-def success_response(service: str, body: dict[str, Any], url: str) -> AWSResponse:
-    """A 200 answer with `body` as the service sends it on the wire (JSON protocols only:
-    timestamps as epoch seconds, blobs base64, nested JSON documents as strings)."""
+def success_response(service: str, body: dict[str, Any] | str, url: str) -> AWSResponse:
+    """A 200 answer with `body` as the service sends it on the wire: for JSON protocols a dict
+    (timestamps as epoch seconds, blobs base64, nested JSON documents as strings); for S3
+    (rest-xml) the XML document as text."""
     protocol = _protocol(service)
-    if protocol not in ("json", "rest-json"):
+    if protocol == "rest-xml" and isinstance(body, str):
+        headers = {"x-amz-request-id": str(uuid.uuid4()), "Content-Type": "application/xml"}
+        return AWSResponse(url, 200, headers, _RawBody(body.encode()))
+    if protocol not in ("json", "rest-json") or isinstance(body, str):
         raise ValueError(f"success bodies are supported for JSON services, not {service}")
     headers = {"x-amzn-RequestId": str(uuid.uuid4()), "Content-Type": "application/x-amz-json-1.1"}
     return AWSResponse(url, 200, headers, _RawBody(json.dumps(body).encode()))
@@ -118,7 +122,8 @@ class Fault:
     times: int | None = None  # None: every call; n: only the next n calls
     account: str | None = None  # only calls signed with credentials of this account
     role: str | None = None  # only calls signed as a session of this role (name)
-    body: dict[str, Any] | None = None  # answer 200 with this body instead of an error
+    # answer 200 with this body instead of an error (S3: the XML text)
+    body: dict[str, Any] | str | None = None
     relay_as: dict[str, str] | None = None  # let moto answer, signed with these credentials
 
     def matches(self, service: str, operation: str, signer: str | None) -> bool:
@@ -226,7 +231,7 @@ class AwsFaults:
         self,
         service: str,
         operation: str,
-        body: dict[str, Any],
+        body: dict[str, Any] | str,
         account: str | None = None,
         role: str | None = None,
     ) -> Fault:

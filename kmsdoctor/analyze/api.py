@@ -24,6 +24,7 @@ from kmsdoctor.analyze.model import (
 )
 from kmsdoctor.analyze.proof import prove_fixes
 from kmsdoctor.analyze.rules import run_probe_rules, run_rules
+from kmsdoctor.arn import iam_entity_key
 from kmsdoctor.questions import Question
 from kmsdoctor.snapshot import PrincipalInfo, Snapshot, SnapshotView, listing_id
 
@@ -85,7 +86,14 @@ def analyze_snapshot(snapshot: Snapshot | SnapshotView) -> Diagnosis:
         snapshot = Snapshot.from_view(snapshot)
     principals: list[PrincipalDiagnosis] = []
     notes: list[str] = []
+    answered: set[tuple[object, ...]] = set()
     for question in snapshot.questions:
+        # The same role given as role/x and role/team/x is one principal (the collector read it
+        # once, as GetRole names it): reported once.
+        same = _same_question(snapshot, question)
+        if same in answered:
+            continue
+        answered.add(same)
         for _, view in _views(snapshot, question):
             if not view.target.principals:
                 _add(notes, [_no_principal_reason(view)])
@@ -95,6 +103,14 @@ def analyze_snapshot(snapshot: Snapshot | SnapshotView) -> Diagnosis:
             # Assumptions are worded for the whole run, so several principals share one note.
             _add(notes, assumptions)
     return Diagnosis(principals=principals, notes=notes)
+
+
+def _same_question(snapshot: Snapshot, question: Question) -> tuple[object, ...]:
+    info = snapshot.principals.get(question.principal)
+    who: tuple[object, ...] = (question.principal,)
+    if info is not None:
+        who = (iam_entity_key(info.arn), info.source)
+    return (*who, question.bucket, question.key, question.prefix, question.operation)
 
 
 def _views(snapshot: Snapshot, question: Question) -> list[tuple[str | None, SnapshotView]]:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from kmsdoctor.arn import account_of, name_of
+from kmsdoctor.policy.condition_keys import tested_condition_keys
 from kmsdoctor.policy.model import ContextValue, Request, RequestPrincipal
 from kmsdoctor.s3_request import KMS_ALGORITHMS, S3Request, object_info_of, s3_request
 from kmsdoctor.snapshot import (
@@ -147,7 +148,7 @@ def build_request_context(snapshot: SnapshotView, principal: PrincipalInfo) -> R
     resource_account = resource_account or ""
 
     request_principal, principal_keys = _principal_and_keys(snapshot, principal, assumptions)
-    principal_undecided = _principal_tags(principal, principal_keys, assumptions)
+    principal_undecided = _principal_tags(snapshot, principal, principal_keys, assumptions)
 
     s3_endpoints = _s3_endpoints(snapshot)
     ctx = RequestContext(
@@ -177,10 +178,14 @@ def build_request_context(snapshot: SnapshotView, principal: PrincipalInfo) -> R
 
 PRINCIPAL_TAG = "aws:principaltag/"
 RESOURCE_TAG = "aws:resourcetag/"
+EXISTING_OBJECT_TAG = "s3:existingobjecttag/"
 
 
 def _principal_tags(
-    principal: PrincipalInfo, keys: dict[str, ContextValue], assumptions: list[str]
+    snapshot: SnapshotView,
+    principal: PrincipalInfo,
+    keys: dict[str, ContextValue],
+    assumptions: list[str],
 ) -> dict[str, str]:
     """aws:PrincipalTag/K for each tag of the role or user (GetRole/GetUser return them).
 
@@ -194,12 +199,43 @@ def _principal_tags(
         return {PRINCIPAL_TAG: "this snapshot was written before tags were read"}
     for tag_key in sorted(tags):
         keys[f"aws:PrincipalTag/{tag_key}"] = tags[tag_key]
-    if principal.session_arn and principal.source == "caller" and tags:
-        assumptions.append(
-            f"aws:PrincipalTag is taken from the tags of {principal.arn}; a session tag with the "
-            "same key, passed when the caller's session was made, would override it"
-        )
+    if principal.session_arn and principal.source == "caller":
+        # A session made elsewhere may carry session tags, which AWS never shows: worth saying
+        # only when a policy in play tests aws:PrincipalTag, naming the keys it tests.
+        tested = tested_condition_keys(_documents_in_play(snapshot, principal), PRINCIPAL_TAG)
+        if tested:
+            assumptions.append(
+                f"{', '.join(tested)} {'is' if len(tested) == 1 else 'are'} taken from the tags "
+                f"of {principal.arn}; a session tag with the same key, passed when the caller's "
+                "session was made, would override it"
+            )
     return {}
+
+
+def _documents_in_play(snapshot: SnapshotView, principal: PrincipalInfo) -> list[Any]:
+    """Every policy document the principal's request meets: bucket and key policies, its
+    identity policies and boundary, the SCPs, RCPs and endpoint policies."""
+    source, target = snapshot.source, snapshot.target
+    documents: list[Any] = []
+    for fetched in (source.bucket.policy, source.key.policy if source.key else None):
+        if fetched is not None and fetched.is_ok and fetched.value is not None:
+            documents.append(fetched.value.document)
+    for policies in (
+        principal.inline_policies,
+        principal.attached_policies,
+        principal.group_policies,
+    ):
+        documents += [policy.document for policy in policies.value or []]
+    boundary = principal.permissions_boundary
+    if boundary.is_ok and boundary.value is not None:
+        documents.append(boundary.value.document)
+    for levels in (target.scps, source.rcps):
+        for level in levels.value or []:
+            documents += [policy.document for policy in level.policies]
+    for endpoint in target.vpc_endpoints.value or []:
+        if endpoint.policy is not None:
+            documents.append(endpoint.policy.document)
+    return documents
 
 
 def _key_tags(ctx: RequestContext, kms_keys: dict[str, ContextValue]) -> dict[str, str]:
@@ -212,6 +248,54 @@ def _key_tags(ctx: RequestContext, kms_keys: dict[str, ContextValue]) -> dict[st
         return {RESOURCE_TAG: f"the key's tags could not be read ({fetched.reason()})"}
     for tag_key in sorted(fetched.value):
         kms_keys[f"aws:ResourceTag/{tag_key}"] = fetched.value[tag_key]
+    return {}
+
+
+def _bucket_tags(ctx: RequestContext, s3_keys: dict[str, ContextValue]) -> dict[str, str]:
+    """aws:ResourceTag/K on the S3 request: the bucket's tags, which S3 evaluates only once ABAC
+    is enabled on the bucket (GetBucketAbac); with ABAC disabled the key is absent. Returns the
+    undecided prefix when the status or the tags are not known."""
+    bucket = ctx.snapshot.source.bucket
+    if bucket.abac is None:
+        return {
+            RESOURCE_TAG: "whether the bucket has ABAC enabled was not read (no policy "
+            "collected with the snapshot tested aws:ResourceTag)"
+        }
+    if not bucket.abac.is_ok:
+        return {
+            RESOURCE_TAG: "whether the bucket has ABAC enabled could not be read "
+            f"({bucket.abac.reason()})"
+        }
+    if bucket.abac.value != "Enabled":
+        return {}  # S3 does not evaluate aws:ResourceTag for this bucket: the key is absent
+    if bucket.tags is None or not bucket.tags.is_ok or bucket.tags.value is None:
+        why = bucket.tags.reason() if bucket.tags is not None else "not read"
+        return {RESOURCE_TAG: f"the bucket's tags could not be read ({why})"}
+    for tag_key in sorted(bucket.tags.value):
+        s3_keys[f"aws:ResourceTag/{tag_key}"] = bucket.tags.value[tag_key]
+    return {}
+
+
+def _object_tags(ctx: RequestContext, s3_keys: dict[str, ContextValue]) -> dict[str, str]:
+    """s3:ExistingObjectTag/K on the read, for each tag of the object (s3:GetObjectTagging, read
+    only when a collected policy tested the key). Returns the undecided prefix when the tags
+    are not known."""
+    if ctx.object_is_placeholder:
+        return {EXISTING_OBJECT_TAG: "no object was named, so its tags are not known"}
+    info = ctx.object_info
+    if info is None:
+        fetched = ctx.snapshot.source.object
+        why = fetched.reason() if fetched is not None else "it was not read"
+        return {EXISTING_OBJECT_TAG: f"the object could not be read ({why})"}
+    if info.tags is None:
+        return {
+            EXISTING_OBJECT_TAG: "the object's tags were not read (no policy collected with "
+            "the snapshot tested s3:ExistingObjectTag)"
+        }
+    if not info.tags.is_ok or info.tags.value is None:
+        return {EXISTING_OBJECT_TAG: f"the object's tags could not be read ({info.tags.reason()})"}
+    for tag_key in sorted(info.tags.value):
+        s3_keys[f"s3:ExistingObjectTag/{tag_key}"] = info.tags.value[tag_key]
     return {}
 
 
@@ -307,6 +391,12 @@ def _authorizations(
     if ctx.operation == "write":
         _add_write_encryption_headers(ctx, s3_keys)
 
+    s3_undecided = dict(principal_undecided)
+    s3_undecided.update(_bucket_tags(ctx, s3_keys))
+    if ctx.operation == "read":
+        # S3 evaluates s3:ExistingObjectTag for GetObject, not for PutObject.
+        s3_undecided.update(_object_tags(ctx, s3_keys))
+
     authorizations = [
         Authorization(
             name="s3",
@@ -317,7 +407,7 @@ def _authorizations(
                 principal=ctx.request_principal,
                 context=s3_keys,
             ),
-            undecided=dict(principal_undecided),
+            undecided=s3_undecided,
         )
     ]
     if not ctx.kms_involved or not ctx.key_arn:

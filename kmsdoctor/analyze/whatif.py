@@ -4,8 +4,9 @@ The analysis is pure (snapshot in, diagnosis out), so "what if this policy were 
 the same analysis on a copy of the snapshot with that one document swapped. Two users:
 
 - proof.py re-runs the analysis with each fix's `patched_policy` before the fix is shown;
-- `kmsdoctor analyze|diagnose --key-policy FILE --bucket-policy FILE --identity-policy
-  NAME=FILE` check a proposed policy (from a pull request, say) before it is applied.
+- `kmsdoctor analyze|diagnose --key-policy [KEY=]FILE --bucket-policy [BUCKET=]FILE
+  --identity-policy NAME=FILE` check a proposed policy (from a pull request, say) before it is
+  applied, for the one key or bucket it names.
 
 The copy shares every fact it does not change (`dataclasses.replace` along the path), so the
 original snapshot is never modified.
@@ -18,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kmsdoctor.analyze.model import FixTarget
+from kmsdoctor.arn import alias_name_of, is_alias_reference, key_id_of, split_s3_address
 from kmsdoctor.errors import UsageError
 from kmsdoctor.snapshot import (
     Fetched,
+    KeyInfo,
     NamedPolicy,
     PolicyLevel,
     PrincipalInfo,
@@ -129,15 +132,19 @@ def _levels(
 
 @dataclass
 class WhatIf:
-    """Policies to put in place of the collected ones before the analysis runs."""
+    """Policies to put in place of the collected ones before the analysis runs.
 
-    key_policy: Any = None  # a parsed document, or None to leave it
-    bucket_policy: Any = None
+    `key_policies` and `bucket_policies` map the key or bucket the document is for, as the user
+    named it (`--key-policy KEY=FILE`: key ARN, key id or alias; `--bucket-policy BUCKET=FILE`),
+    to the parsed document; "" (a plain `FILE`) means the snapshot's only key or bucket."""
+
+    key_policies: dict[str, Any] = field(default_factory=dict)
+    bucket_policies: dict[str, Any] = field(default_factory=dict)
     identity_policies: dict[str, Any] = field(default_factory=dict)  # inline name -> document
     sources: dict[str, str] = field(default_factory=dict)  # what -> file, for the notes
 
     def is_empty(self) -> bool:
-        return self.key_policy is None and self.bucket_policy is None and not self.identity_policies
+        return not self.key_policies and not self.bucket_policies and not self.identity_policies
 
 
 def apply_what_if(snapshot: Any, what_if: WhatIf) -> tuple[Any, list[str]]:
@@ -146,80 +153,33 @@ def apply_what_if(snapshot: Any, what_if: WhatIf) -> tuple[Any, list[str]]:
     The probe's answers are of the configuration as it is, so they are dropped: comparing them
     with a configuration that does not exist yet would be wrong.
     """
-    if hasattr(snapshot, "keys") and isinstance(snapshot.keys, dict):
-        return _apply_to_facts(snapshot, what_if)
-    notes: list[str] = []
-    changed = snapshot
-    if what_if.key_policy is not None:
-        key = snapshot.source.key
-        if key is None or not (key.arn or key.reference):
-            raise WhatIfError("--key-policy: the snapshot has no KMS key to give it to")
-        target = FixTarget("key_policy", key.arn or key.reference)
-        changed = with_policy(changed, target, what_if.key_policy)
-        notes.append(
-            f"what-if: the key policy is replaced by {what_if.sources.get('key_policy', 'a file')}"
-        )
-    if what_if.bucket_policy is not None:
-        bucket = snapshot.source.bucket
-        changed = with_policy(
-            changed, FixTarget("bucket_policy", bucket.arn), what_if.bucket_policy
-        )
-        source = what_if.sources.get("bucket_policy", "a file")
-        notes.append(f"what-if: the bucket policy is replaced by {source}")
-    if what_if.identity_policies:
-        caller = _caller(snapshot)
-        kind = "user_inline_policy" if caller.kind == "user" else "role_inline_policy"
-        for name, document in what_if.identity_policies.items():
-            target = FixTarget(kind, caller.arn, name)  # type: ignore[arg-type]
-            changed = with_policy(changed, target, document)
-            source = what_if.sources.get(f"identity:{name}", "a file")
-            notes.append(f"what-if: inline policy {name} of {caller.arn} is {source}")
-    if notes and snapshot.probes:
-        changed = dataclasses.replace(changed, probes=[])
-        notes.append(
-            "what-if: the probe's answers are of the configuration as it is, so they are not "
-            "compared with the proposed policies"
-        )
-    return changed, notes
-
-
-def _caller(snapshot: Snapshot) -> PrincipalInfo:
-    principals = snapshot.target.principals
-    for principal in principals:
-        if principal.source == "caller":
-            return principal
-    if len(principals) == 1:
-        return principals[0]
-    raise WhatIfError(
-        "--identity-policy: the snapshot has no caller principal to give the policy to"
-    )
-
-
-def _apply_to_facts(snapshot: Any, what_if: WhatIf) -> tuple[Any, list[str]]:
-    """The same replacements in a schema v2 snapshot (facts keyed once): every key's policy,
-    every bucket's policy, the caller's inline policies."""
+    if not isinstance(snapshot, Snapshot):
+        snapshot = Snapshot.from_view(snapshot)
     notes: list[str] = []
     changes: dict[str, Any] = {}
-    if what_if.key_policy is not None:
-        if not snapshot.keys:
-            raise WhatIfError("--key-policy: the snapshot has no KMS key to give it to")
-        named = NamedPolicy(name="default", document=what_if.key_policy)
-        changes["keys"] = {
-            ref: dataclasses.replace(key, policy=Fetched.ok(named))
-            for ref, key in snapshot.keys.items()
-        }
-        source = what_if.sources.get("key_policy", "a file")
-        notes.append(f"what-if: the key policy is replaced by {source}")
-    if what_if.bucket_policy is not None:
-        named = NamedPolicy(name="bucket policy", document=what_if.bucket_policy)
-        changes["buckets"] = {
-            name: dataclasses.replace(
+    if what_if.key_policies:
+        keys = dict(snapshot.keys)
+        for selector, document in what_if.key_policies.items():
+            refs = _key_refs(snapshot, selector)
+            named = NamedPolicy(name="default", document=document)
+            for ref in refs:
+                keys[ref] = dataclasses.replace(keys[ref], policy=Fetched.ok(named))
+            source = what_if.sources.get(f"key:{selector}", "a file")
+            label = _key_identity(snapshot.keys[refs[0]])
+            notes.append(f"what-if: the key policy of {label} is replaced by {source}")
+        changes["keys"] = keys
+    if what_if.bucket_policies:
+        buckets = dict(snapshot.buckets)
+        for selector, document in what_if.bucket_policies.items():
+            name = _bucket_name(snapshot, selector)
+            named = NamedPolicy(name="bucket policy", document=document)
+            bucket = buckets[name]
+            buckets[name] = dataclasses.replace(
                 bucket, info=dataclasses.replace(bucket.info, policy=Fetched.ok(named))
             )
-            for name, bucket in snapshot.buckets.items()
-        }
-        source = what_if.sources.get("bucket_policy", "a file")
-        notes.append(f"what-if: the bucket policy is replaced by {source}")
+            source = what_if.sources.get(f"bucket:{selector}", "a file")
+            notes.append(f"what-if: the bucket policy of {name} is replaced by {source}")
+        changes["buckets"] = buckets
     if what_if.identity_policies:
         principals = dict(snapshot.principals)
         caller_key = "" if "" in principals else next(iter(principals), None)
@@ -242,3 +202,66 @@ def _apply_to_facts(snapshot: Any, what_if: WhatIf) -> tuple[Any, list[str]]:
             "compared with the proposed policies"
         )
     return dataclasses.replace(snapshot, **changes), notes
+
+
+def _key_identity(key: KeyInfo) -> str:
+    """One key however it was found (by ARN on an object, by alias as a bucket default)."""
+    return key.arn or key.reference
+
+
+def _key_names(key: KeyInfo) -> set[str]:
+    """Every way a user may name the key: as found, its ARN, its id, its aliases."""
+    names = {key.reference}
+    if key.arn:
+        names |= {key.arn, key_id_of(key.arn)}
+    if key.metadata.is_ok and key.metadata.value is not None:
+        names.add(key.metadata.value.key_id)
+    for alias in key.aliases.value or [] if key.aliases.is_ok else []:
+        names.add(alias)
+    if is_alias_reference(key.reference):
+        names.add(alias_name_of(key.reference))
+    return names
+
+
+def _key_refs(snapshot: Snapshot, selector: str) -> list[str]:
+    """The snapshot's key references (one key may be found under several) the selector names;
+    "" is the only key. A selector that names none, or "" with several keys, is one line."""
+    if not snapshot.keys:
+        raise WhatIfError("--key-policy: the snapshot has no KMS key to give it to")
+    by_key: dict[str, list[str]] = {}
+    for ref, key in snapshot.keys.items():
+        by_key.setdefault(_key_identity(key), []).append(ref)
+    if selector == "":
+        if len(by_key) > 1:
+            raise WhatIfError(
+                f"--key-policy: the snapshot has {len(by_key)} keys ({', '.join(sorted(by_key))});"
+                " say which: --key-policy KEY=FILE (key ARN, key id or alias)"
+            )
+        return next(iter(by_key.values()))
+    wanted = alias_name_of(selector) if is_alias_reference(selector) else selector
+    for refs in by_key.values():
+        if any(wanted in _key_names(snapshot.keys[ref]) for ref in refs):
+            return refs
+    raise WhatIfError(
+        f"--key-policy: no key {selector} in the snapshot (its keys: {', '.join(sorted(by_key))})"
+    )
+
+
+def _bucket_name(snapshot: Snapshot, selector: str) -> str:
+    names = sorted(snapshot.buckets)
+    if selector == "":
+        if len(names) > 1:
+            raise WhatIfError(
+                f"--bucket-policy: the snapshot has {len(names)} buckets ({', '.join(names)}); "
+                "say which: --bucket-policy BUCKET=FILE"
+            )
+        if not names:
+            raise WhatIfError("--bucket-policy: the snapshot has no bucket to give it to")
+        return names[0]
+    name, _ = split_s3_address(selector)
+    if name not in snapshot.buckets:
+        raise WhatIfError(
+            f"--bucket-policy: no bucket {selector} in the snapshot (its buckets: "
+            f"{', '.join(names)})"
+        )
+    return name

@@ -28,6 +28,7 @@ task that might still be queued.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
@@ -38,7 +39,14 @@ from typing import Any, Generic, TypeVar
 import boto3
 
 from kmsdoctor import __version__
-from kmsdoctor.arn import account_of, is_role_arn, object_arn, parse_arn, role_name_of
+from kmsdoctor.arn import (
+    account_of,
+    iam_entity_key,
+    is_role_arn,
+    object_arn,
+    parse_arn,
+    role_name_of,
+)
 from kmsdoctor.aws import (
     CONNECTION_ERROR_CODES,
     MAX_POOL_CONNECTIONS,
@@ -67,6 +75,15 @@ from kmsdoctor.collect.resource_account import (
     key_visibility,
     list_prefix,
     unreadable_bucket,
+)
+from kmsdoctor.collect.tags import (
+    EXISTING_OBJECT_TAG,
+    RESOURCE_TAG,
+    level_documents,
+    principal_documents,
+    read_bucket_abac,
+    read_object_tags,
+    tests_condition_key,
 )
 from kmsdoctor.concurrency import worker_pool
 from kmsdoctor.errors import UsageError
@@ -242,6 +259,7 @@ class _Collection:
         self.keys: _Once[str, KeyInfo] = _Once()
         self.requested_key: _Once[str, CallResult] = _Once()
         self.principals: _Once[str, PrincipalInfo] = _Once()
+        self.entities: _Once[str, PrincipalInfo] = _Once()  # by iam_entity_key
         self.managed: _Once[tuple[str, str], Fetched[NamedPolicy]] = _Once()
         self.organizations: _Once[
             tuple[str, PolicyType], tuple[Fetched[Organization], Fetched[list[PolicyLevel]]]
@@ -499,7 +517,14 @@ class _Collection:
     # --- principals ---------------------------------------------------------------------------
 
     def principal(self, principal: str) -> PrincipalInfo:
-        return self.principals.get(principal, lambda: self._read_principal(principal))
+        # role/x and role/team/x are one role (names are unique per account whatever the
+        # path): read once, held under each ARN a question gave.
+        return self.principals.get(
+            principal,
+            lambda: self.entities.get(
+                iam_entity_key(principal), lambda: self._read_principal(principal)
+            ),
+        )
 
     def _read_principal(self, principal: str) -> PrincipalInfo:
         pair = self.plan.pair
@@ -621,8 +646,108 @@ class _Collection:
                     started.append(pool.submit(self.fallback_key, bucket))
             for future in started:
                 future.result()
+            # After the policies: tags only where a policy in play tests them (the two side
+            # by side; neither costs a call when no policy tests its key).
+            abac = pool.submit(self.bucket_abac, heads)
+            self.object_tags(heads)
+            abac.result()
 
         return self._snapshot()
+
+    # --- tags, read only when a policy in play tests them (collect/tags.py) ------------------
+
+    def bucket_abac(self, pool: Any) -> None:
+        """GetBucketAbac (and GetBucketTagging when it is Enabled) for buckets whose policies
+        in play test aws:ResourceTag: S3 evaluates the key against the bucket's tags only then."""
+        reads = []
+        for bucket in dict.fromkeys(q.bucket for q in self.questions):
+            reader = self.bucket_reader(bucket)
+            documents = self._documents_in_play(bucket, ("read", "write"))
+            if reader is _NO_PROFILE or not tests_condition_key(documents, RESOURCE_TAG):
+                continue
+            s3 = self.client(reader, "s3")
+            reads.append((bucket, pool.submit(read_bucket_abac, s3, bucket)))
+        for bucket, future in reads:
+            info = self.bucket(bucket).info
+            info.abac, info.tags = future.result()
+
+    def object_tags(self, heads: Any) -> None:
+        """GetObjectTagging for the objects of read questions in buckets whose policies in play
+        test s3:ExistingObjectTag (collect/tags.py). An object without HeadObject's TagCount is
+        untagged once one GetObjectTagging in its bucket has answered (the reader may read
+        tags); if that one is refused, every such object's tags are unknown with its error."""
+        wanted: dict[str, list[ObjectFacts]] = {}
+        for bucket, facts in self._read_objects().items():
+            documents = self._documents_in_play(bucket, ("read",))
+            if facts and tests_condition_key(documents, EXISTING_OBJECT_TAG):
+                wanted[bucket] = facts
+        # Every bucket's reads in flight together, then the answers.
+        reads: list[tuple[ObjectFacts, Future[Fetched[dict[str, str]]]]] = []
+        uncounted_by_bucket: list[list[ObjectFacts]] = []
+        for bucket, objects in wanted.items():
+            reader = self.bucket_reader(bucket)
+            if reader is _NO_PROFILE:
+                continue
+            s3 = self.client(reader, "s3")
+            counted = [f for f in objects if f.head.value and f.head.value.tag_count]
+            uncounted = [f for f in objects if not (f.head.value and f.head.value.tag_count)]
+            # The first object without a count is read too: its answer says whether the
+            # reader may read tags at all.
+            for facts in counted + uncounted[:1]:
+                reads.append((facts, heads.submit(read_object_tags, s3, bucket, facts.key)))
+            if uncounted:
+                uncounted_by_bucket.append(uncounted)
+        for facts, future in reads:
+            _set_tags(facts, future.result())
+        for uncounted in uncounted_by_bucket:
+            confirmed = uncounted[0].head.value
+            assert confirmed is not None and confirmed.tags is not None
+            rest: Fetched[dict[str, str]] = (
+                Fetched.ok({}) if confirmed.tags.is_ok else confirmed.tags
+            )
+            for facts in uncounted[1:]:
+                _set_tags(facts, rest)
+
+    def _read_objects(self) -> dict[str, list[ObjectFacts]]:
+        """Per bucket, the objects read questions ask about whose HeadObject answered."""
+        wanted: dict[str, dict[str, None]] = {}
+        for question in self.questions:
+            if question.operation != "read":
+                continue
+            keys = wanted.setdefault(question.bucket, {})
+            if question.key is not None:
+                keys[question.key] = None
+            elif question.prefix is not None:
+                listing, _ = self.listing(question.bucket, question.prefix)
+                keys.update(dict.fromkeys(listing.keys.value or []))
+        found: dict[str, list[ObjectFacts]] = {}
+        for bucket, keys in wanted.items():
+            found[bucket] = []
+            for key in keys:
+                facts = self.object(bucket, key)
+                if facts.head.is_ok and facts.head.value is not None:
+                    found[bucket].append(facts)
+        return found
+
+    def _documents_in_play(self, bucket: str, operations: tuple[str, ...]) -> list[Any]:
+        """The policy documents a request to `bucket` meets: its bucket policy, the identity
+        policies and boundaries of the principals asking, and every SCP, RCP and S3 endpoint
+        policy collected (a few more than strictly in play: reading tags that do not matter
+        costs calls, missing some that do would cost the answer)."""
+        documents: list[Any] = []
+        policy = self.bucket(bucket).info.policy
+        if policy.is_ok and policy.value is not None:
+            documents.append(policy.value.document)
+        for question in self.questions:
+            if question.bucket == bucket and question.operation in operations:
+                documents += principal_documents(self.principal(question.principal))
+        for _, (_, levels) in self.organizations.items():
+            documents += level_documents(levels)
+        for _, endpoints in self.vpc_endpoints.items():
+            for endpoint in endpoints.value or []:
+                if endpoint.policy is not None:
+                    documents.append(endpoint.policy.document)
+        return documents
 
     def _snapshot(self) -> Snapshot:
         accounts: dict[str, AccountFacts] = {}
@@ -668,6 +793,11 @@ class _Collection:
         profile = self.profile_of_account(account)
         assert profile is not _NO_PROFILE
         return profile
+
+
+def _set_tags(facts: ObjectFacts, tags: Fetched[dict[str, str]]) -> None:
+    assert facts.head.value is not None
+    facts.head = Fetched.ok(dataclasses.replace(facts.head.value, tags=tags))
 
 
 def _principal_ref(principal: str) -> PrincipalRef:

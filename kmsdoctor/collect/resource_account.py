@@ -126,6 +126,7 @@ def collect_object(
             content_length=response.get("ContentLength"),
             last_modified=iso(response.get("LastModified")),
             acl_owner_id=acl_owner,
+            tag_count=response.get("TagCount"),
         )
 
     return to_fetched(head, object_info, NO_OBJECT)

@@ -107,8 +107,21 @@ def test_a_deny_that_does_not_test_the_unknown_tag_still_decides():
 
 def test_session_made_elsewhere_says_a_session_tag_would_override_the_role_tag():
     diagnosis = diagnose(_team_bi_snapshot(make_principal(tags={"team": "bi"})))
-    notes = " ".join(diagnosis.notes)
-    assert "aws:PrincipalTag" in notes and "session tag" in notes
+    (note,) = [n for n in diagnosis.notes if "session tag" in n]
+    # It names the key the key policy tests, not every tag of the role.
+    assert note.startswith(f"aws:PrincipalTag/team is taken from the tags of {ROLE_ARN}")
+
+
+def test_session_tag_note_also_for_an_untagged_role_a_session_tag_could_supply_the_value():
+    diagnosis = diagnose(_team_bi_snapshot(make_principal()))
+    assert any("aws:PrincipalTag/team" in n and "session tag" in n for n in diagnosis.notes)
+
+
+def test_no_session_tag_note_for_a_tagged_role_when_no_policy_tests_principal_tags():
+    principal = make_principal(tags={"team": "bi", "cost-centre": "42"})
+    diagnosis = diagnose(make_snapshot(principals=[principal]))
+    assert only(diagnosis).verdict == "allow"
+    assert not any("session tag" in n for n in diagnosis.notes)
 
 
 def _project_snapshot(key_tags):

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from kmsdoctor.cli import app, main
 from kmsdoctor.snapshot import ProbeCall
 from tests.analyze.factories import (
+    KEY_ARN,
     ROLE_ARN,
     allow_role_decrypt_statement,
     bucket_policy,
@@ -52,7 +53,10 @@ def test_a_proposed_key_policy_that_names_the_role_turns_deny_into_allow(tmp_pat
     assert (as_is["verdict"], code) == ("deny", 1)
     report, code = _analyze(snapshot, "--key-policy", files["proposed"])
     assert (report["verdict"], code) == ("allow", 0)
-    assert any(f"the key policy is replaced by {files['proposed']}" in n for n in report["notes"])
+    assert any(
+        f"the key policy of {KEY_ARN} is replaced by {files['proposed']}" in n
+        for n in report["notes"]
+    )
 
 
 def test_a_proposed_bucket_policy_that_drops_the_role_is_caught_before_it_is_applied(tmp_path):
@@ -160,7 +164,117 @@ def test_diagnose_checks_a_proposed_key_policy_against_the_live_configuration(tm
     report = json.loads(run.stdout)
     assert (report["verdict"], run.exit_code) == ("allow", 0)
     assert "probe" not in report
-    assert any("what-if: the key policy is replaced by" in n for n in report["notes"])
+    assert any(
+        "what-if: the key policy of arn:aws:kms:" in n and "is replaced by" in n
+        for n in report["notes"]
+    )
     # Nothing was written: the live configuration still denies.
     run = CliRunner().invoke(app, box.cli_args("diagnose", "--no-probe", "--format", "json"))
     assert json.loads(run.stdout)["verdict"] == "deny"
+
+
+# --- several keys or buckets: the proposal names the one it is for -----------------------------
+
+
+def _prefix_under_two_keys(box, tmp_path):
+    """A prefix whose first object sits under the scenario's key and whose second sits under
+    a second key (alias/second) of the resource account: a v2 snapshot with two keys."""
+    import boto3
+
+    from kmsdoctor.collect import CollectionPlan, ProfilePair, collect_facts
+    from kmsdoctor.questions import Question
+
+    a = boto3.Session(profile_name="a")
+    second = a.client("kms").create_key(Description="second")["KeyMetadata"]["Arn"]
+    a.client("kms").create_alias(AliasName="alias/second", TargetKeyId=second)
+    s3 = a.client("s3")
+    for name, key in (("mixed/0.parquet", box.key_arns["data"]), ("mixed/1.parquet", second)):
+        s3.put_object(
+            Bucket=box.bucket, Key=name, Body=b"x", ServerSideEncryption="aws:kms", SSEKMSKeyId=key
+        )
+    question = Question("", box.bucket, prefix="mixed/")
+    snapshot = collect_facts(
+        CollectionPlan([question], region=box.region, pair=ProfilePair("a", "b"))
+    )
+    path = tmp_path / "prefix.json"
+    path.write_text(snapshot.to_json(), encoding="utf-8")
+    return snapshot, question, second, str(path)
+
+
+def _opening_key_policy():
+    return key_policy(allow_role_decrypt_statement())
+
+
+def test_a_plain_key_policy_file_on_a_snapshot_with_two_keys_is_refused_naming_them(
+    sandbox, tmp_path, monkeypatch, capsys
+):
+    box = sandbox("key-policy-missing-principal")
+    _, _, second, snapshot_path = _prefix_under_two_keys(box, tmp_path)
+    proposed = tmp_path / "proposed.json"
+    proposed.write_text(json.dumps(_opening_key_policy()), encoding="utf-8")
+
+    monkeypatch.setattr(
+        sys, "argv", ["kmsdoctor", "analyze", snapshot_path, "--key-policy", str(proposed)]
+    )
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "2 keys" in err and box.key_arns["data"] in err and second in err
+    assert "KEY=FILE" in err
+
+
+@pytest.mark.parametrize("name_it", ["arn", "id", "alias"])
+def test_a_key_policy_named_for_one_key_replaces_that_keys_policy_only(sandbox, tmp_path, name_it):
+    from kmsdoctor.analyze import answer
+    from kmsdoctor.analyze.whatif import WhatIf, apply_what_if
+
+    box = sandbox("key-policy-missing-principal")
+    snapshot, question, second, _ = _prefix_under_two_keys(box, tmp_path)
+    selector = {"arn": second, "id": second.rsplit("/", 1)[-1], "alias": "alias/second"}[name_it]
+
+    changed, notes = apply_what_if(snapshot, WhatIf(key_policies={selector: _opening_key_policy()}))
+
+    key_policy_lock = {
+        a.object_key: a.diagnosis.locks["key_policy"].status for a in answer(changed, question)
+    }
+    assert key_policy_lock == {"mixed/0.parquet": "implicit_deny", "mixed/1.parquet": "allow"}
+    assert any(f"the key policy of {second} is replaced by" in note for note in notes)
+
+
+def test_a_key_policy_for_a_key_the_snapshot_does_not_hold_is_one_line(
+    sandbox, tmp_path, monkeypatch, capsys
+):
+    box = sandbox("key-policy-missing-principal")
+    _, _, _, snapshot_path = _prefix_under_two_keys(box, tmp_path)
+    proposed = tmp_path / "proposed.json"
+    proposed.write_text(json.dumps(_opening_key_policy()), encoding="utf-8")
+    argv = ["kmsdoctor", "analyze", snapshot_path, "--key-policy", f"alias/nope={proposed}"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no key alias/nope" in err
+
+
+def test_a_plain_bucket_policy_file_needs_the_bucket_named_when_there_are_two(tmp_path):
+    import dataclasses
+
+    from kmsdoctor.analyze.whatif import WhatIf, WhatIfError, apply_what_if
+    from kmsdoctor.snapshot import Snapshot
+
+    snapshot = Snapshot.from_view(make_snapshot())
+    (only_bucket,) = snapshot.buckets.values()
+    other = dataclasses.replace(
+        only_bucket, info=dataclasses.replace(only_bucket.info, name="other-bucket")
+    )
+    two = dataclasses.replace(snapshot, buckets={**snapshot.buckets, "other-bucket": other})
+    proposed = bucket_policy()
+
+    with pytest.raises(WhatIfError, match=r"2 buckets .*BUCKET=FILE"):
+        apply_what_if(two, WhatIf(bucket_policies={"": proposed}))
+    changed, _ = apply_what_if(two, WhatIf(bucket_policies={"s3://other-bucket": proposed}))
+    assert changed.buckets["other-bucket"].info.policy.value.document == proposed
+    assert changed.buckets["datalake-curated-a"].info.policy == only_bucket.info.policy
