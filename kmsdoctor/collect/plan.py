@@ -38,7 +38,7 @@ from typing import Any, Generic, TypeVar
 import boto3
 
 from kmsdoctor import __version__
-from kmsdoctor.arn import account_of, is_role_arn, object_arn, parse_arn, role_name_of
+from kmsdoctor.arn import account_of, is_key_arn, is_role_arn, object_arn, parse_arn, role_name_of
 from kmsdoctor.aws import (
     CONNECTION_ERROR_CODES,
     MAX_POOL_CONNECTIONS,
@@ -57,15 +57,19 @@ from kmsdoctor.collect.caller_account import (
     collect_vpc_endpoints,
     read_managed_policy,
 )
+from kmsdoctor.collect.fetch import parallel
 from kmsdoctor.collect.organization import PolicyType, collect_organization
 from kmsdoctor.collect.resource_account import (
+    KeyReads,
     KeySource,
     collect_bucket,
-    collect_key,
     collect_object,
     describe_key,
+    key_info,
+    key_region,
     key_visibility,
     list_prefix,
+    read_key,
     unreadable_bucket,
 )
 from kmsdoctor.concurrency import worker_pool
@@ -230,8 +234,8 @@ class _Collection:
         self.slots = {
             service: threading.BoundedSemaphore(limit) for service, limit in SERVICE_LIMITS.items()
         }
-        self._clients: dict[tuple[str | None, str, str], Any] = {}
-        self._clients_lock = threading.Lock()
+        self._clients: _Once[tuple[str | None, str, str], Any] = _Once()
+        self.clients_warmed = threading.Event()  # set by warm_clients, even when it failed
         self.identities: _Once[str | None, CallResult] = _Once()
         self.listed_buckets: _Once[str | None, CallResult] = _Once()
         self.owners: _Once[str, tuple[str, Any]] = _Once()  # bucket -> (account, profile)
@@ -240,6 +244,9 @@ class _Collection:
         self.objects: _Once[str, ObjectFacts] = _Once()
         self.listings: _Once[str, tuple[PrefixListing, dict[str, Fetched[str]]]] = _Once()
         self.keys: _Once[str, KeyInfo] = _Once()
+        # AWS's answers about a key, by (reader, Region, reference): shared by an object's key
+        # and a bucket default's when both name the same key ARN.
+        self.key_reads: _Once[tuple[Any, str, str], KeyReads] = _Once()
         self.requested_key: _Once[str, CallResult] = _Once()
         self.principals: _Once[str, PrincipalInfo] = _Once()
         self.managed: _Once[tuple[str, str], Fetched[NamedPolicy]] = _Once()
@@ -264,19 +271,59 @@ class _Collection:
         return None
 
     def client(self, profile: str | None, service: str, region: str | None = None) -> Any:
+        """One client per profile, service and Region, made by the first thread that needs it;
+        a thread asking for a client already made never waits for another being made."""
         region = region or self.region
-        with self._clients_lock:
-            made = self._clients.get((profile, service, region))
-            if made is None:
+        return self._clients.get(
+            (profile, service, region), lambda: self._make_client(profile, service, region)
+        )
+
+    def _make_client(self, profile: str | None, service: str, region: str) -> Any:
+        # Each service named literally: the read-only scan (tests/trust) checks them.
+        for known in ("s3", "kms", "iam", "organizations", "sts", "ec2"):
+            if known == service:
+                return _Bounded(client(self.sessions[profile], known, region), self.slots[known])
+        raise ValueError(f"the planner makes no {service} client")
+
+    def _clients_to_warm(self) -> list[tuple[str | None, str]]:
+        """The clients the run needs after its first calls, soonest needed first.
+
+        Making a client costs CPU, and the first of each service parses its model while holding
+        the interpreter (EC2's: about 200 ms here, the largest by far). Made on first use, that
+        cost landed between an answer and the call waiting for it: the KMS client was made after
+        HeadObject answered, behind EC2's, so DescribeKey waited for both. Made in this order
+        while the first calls are in flight, the key's client is ready when the head answers,
+        and EC2's comes last: DescribeVpcEndpoints, which nothing waits on, waits for it (see
+        `endpoints`).
+        """
+        pair = self.plan.pair
+        if pair is not None:
+            resource_side: list[str | None] = [pair.resource]
+            caller_side: list[str | None] = [pair.caller]
+        else:
+            resource_side = [p for p in self.plan.profiles.values() if p is not None]
+            caller_side = []
+            for question in self.questions:
+                profile = self.plan.profiles.get(account_of(question.principal) or "")
+                if profile is not None:
+                    caller_side.append(profile)
+        wanted: list[tuple[str | None, str]] = []
+        wanted += [(profile, "s3") for profile in resource_side]
+        wanted += [(profile, "iam") for profile in caller_side]
+        wanted += [(profile, "kms") for profile in resource_side[:1]]
+        wanted += [(profile, "organizations") for profile in resource_side[:1] + caller_side]
+        wanted += [(profile, "ec2") for profile in caller_side]
+        return list(dict.fromkeys(wanted))
+
+    def warm_clients(self) -> None:
+        try:
+            for profile, service in self._clients_to_warm():
                 # Each service named literally: the read-only scan (tests/trust) checks them.
-                for known in ("s3", "kms", "iam", "organizations", "sts", "ec2"):
+                for known in ("s3", "iam", "kms", "organizations", "ec2"):
                     if known == service:
-                        inner = client(self.sessions[profile], known, region)
-                        made = _Bounded(inner, self.slots[known])
-                if made is None:
-                    raise ValueError(f"the planner makes no {service} client")
-                self._clients[(profile, service, region)] = made
-            return made
+                        self.client(profile, known)
+        finally:
+            self.clients_warmed.set()
 
     def label(self, profile: str | None) -> str:
         return profile_label(self.sessions[profile])
@@ -491,10 +538,28 @@ class _Collection:
             )
             arn = reference if parse_arn(reference) else None
             return KeyInfo(reference, found_on, arn, gap, gap, gap, gap, gap)
-        key = collect_key(
-            lambda r: self.client(reader, "kms", r), reference, found_on, region, described
+        reads = self.read_key(reader, key_region(reference, region), reference, described)
+        return key_visibility(key_info(reference, found_on, reads), self.identity(reader).account)
+
+    def read_key(
+        self, reader: Any, region: str, reference: str, described: CallResult | None = None
+    ) -> KeyReads:
+        return self.key_reads.get(
+            (reader, region, reference),
+            lambda: read_key(self.client(reader, "kms", region), reference, described),
         )
-        return key_visibility(key, self.identity(reader).account)
+
+    def default_key_ahead(self, bucket: str) -> None:
+        """Read the bucket default's key while a prefix is still being listed and headed: its
+        objects are most often under that key, so when their heads name it, its facts are in
+        hand. Only a key ARN is read ahead (it names the key without DescribeKey), and the key
+        enters the snapshot only if an object or the fallback names it."""
+        reference = bucket_default_key(self.bucket(bucket).info.encryption)
+        if reference is None or not is_key_arn(reference):
+            return
+        reader = self._key_reader(reference, self.bucket_reader(bucket))
+        if reader is not _NO_PROFILE:
+            self.read_key(reader, key_region(reference, self.region), reference)
 
     # --- principals ---------------------------------------------------------------------------
 
@@ -550,10 +615,13 @@ class _Collection:
         )
 
     def endpoints(self, account: str, profile: Any) -> Any:
-        return self.vpc_endpoints.get(
-            account,
-            lambda: collect_vpc_endpoints(self.client(profile, "ec2"), self.region),
-        )
+        def read() -> Any:
+            # A leaf: nothing waits on it, so it must not make EC2's costly client in the middle
+            # of the chains; `warm_clients` makes it last.
+            self.clients_warmed.wait()
+            return collect_vpc_endpoints(self.client(profile, "ec2"), self.region)
+
+        return self.vpc_endpoints.get(account, read)
 
     def resource_account(self, bucket: str) -> None:
         account, profile = self.owner(bucket)
@@ -565,8 +633,11 @@ class _Collection:
         if profile is _NO_PROFILE:
             return
         self.identity(profile)
-        self.organization(account, profile, "SERVICE_CONTROL_POLICY")
-        self.endpoints(account, profile)
+        # Independent reads: side by side, not one after the other.
+        parallel(
+            lambda: self.organization(account, profile, "SERVICE_CONTROL_POLICY"),
+            lambda: self.endpoints(account, profile),
+        )
 
     def _caller_account_of(self, principal: str) -> tuple[str, Any]:
         pair = self.plan.pair
@@ -593,8 +664,8 @@ class _Collection:
 
         with worker_pool(_CHAIN_WORKERS) as pool, worker_pool(SERVICE_LIMITS["s3"]) as heads:
             identity_fs = [pool.submit(self.identity, p) for p in profiles]
+            started: list[Future[Any]] = [pool.submit(self.warm_clients)]
             requested_f = pool.submit(self.requested) if self.plan.kms_key else None
-            started: list[Future[Any]] = []
             started += [pool.submit(self.bucket, b) for b in buckets]
             started += [heads.submit(self.object, b, k) for b, k in named]
             listing_fs = [(b, p, pool.submit(self.listing, b, p)) for b, p in prefixes]
@@ -602,6 +673,7 @@ class _Collection:
             started += [pool.submit(self.resource_account, b) for b in buckets]
             started += [pool.submit(self.principal, p) for p in principals]
             started += [pool.submit(self.caller_account, p) for p in principals]
+            started += [pool.submit(self.default_key_ahead, b) for b, _ in prefixes]
 
             # Identities first: a credential or connection problem is the error the user sees.
             for future in identity_fs:
