@@ -58,7 +58,11 @@ from kmsdoctor.collect.caller_account import (
     read_managed_policy,
 )
 from kmsdoctor.collect.fetch import parallel
-from kmsdoctor.collect.organization import PolicyType, collect_organization
+from kmsdoctor.collect.organization import (
+    OrganizationTree,
+    PolicyType,
+    organization_policies,
+)
 from kmsdoctor.collect.resource_account import (
     KeyReads,
     KeySource,
@@ -253,6 +257,7 @@ class _Collection:
         self.organizations: _Once[
             tuple[str, PolicyType], tuple[Fetched[Organization], Fetched[list[PolicyLevel]]]
         ] = _Once()
+        self.organization_trees: _Once[str, OrganizationTree] = _Once()
         self.vpc_endpoints: _Once[str, Any] = _Once()
 
     # --- profiles, sessions, clients -------------------------------------------------------
@@ -607,12 +612,15 @@ class _Collection:
     def organization(
         self, account: str, profile: Any, policy_type: PolicyType
     ) -> tuple[Fetched[Organization], Fetched[list[PolicyLevel]]]:
-        return self.organizations.get(
-            (account, policy_type),
-            lambda: collect_organization(
-                self.client(profile, "organizations"), account, policy_type
-            ),
-        )
+        def read() -> tuple[Fetched[Organization], Fetched[list[PolicyLevel]]]:
+            # One walk per account, shared by its RCP and SCP reads (an account that is both the
+            # resource and a caller account).
+            tree = self.organization_trees.get(
+                account, lambda: OrganizationTree(self.client(profile, "organizations"), account)
+            )
+            return organization_policies(tree, policy_type)
+
+        return self.organizations.get((account, policy_type), read)
 
     def endpoints(self, account: str, profile: Any) -> Any:
         def read() -> Any:
