@@ -239,7 +239,6 @@ class _Collection:
             service: threading.BoundedSemaphore(limit) for service, limit in SERVICE_LIMITS.items()
         }
         self._clients: _Once[tuple[str | None, str, str], Any] = _Once()
-        self.clients_warmed = threading.Event()  # set by warm_clients, even when it failed
         self.identities: _Once[str | None, CallResult] = _Once()
         self.listed_buckets: _Once[str | None, CallResult] = _Once()
         self.owners: _Once[str, tuple[str, Any]] = _Once()  # bucket -> (account, profile)
@@ -290,16 +289,15 @@ class _Collection:
                 return _Bounded(client(self.sessions[profile], known, region), self.slots[known])
         raise ValueError(f"the planner makes no {service} client")
 
-    def _clients_to_warm(self) -> list[tuple[str | None, str]]:
-        """The clients the run needs after its first calls, soonest needed first.
+    def _clients_to_make(self) -> list[tuple[str | None, str]]:
+        """Every client the run will need (but a KMS client for a key in another Region), the
+        first calls' first.
 
-        Making a client costs CPU, and the first of each service parses its model while holding
-        the interpreter (EC2's: about 200 ms here, the largest by far). Made on first use, that
-        cost landed between an answer and the call waiting for it: the KMS client was made after
-        HeadObject answered, behind EC2's, so DescribeKey waited for both. Made in this order
-        while the first calls are in flight, the key's client is ready when the head answers,
-        and EC2's comes last: DescribeVpcEndpoints, which nothing waits on, waits for it (see
-        `endpoints`).
+        Making a client is CPU work under the GIL, and the first client of each service parses
+        its model (EC2's: 100-200 ms). Made on first use, that work fell inside the AWS phase,
+        between an answer and the call waiting for it: the KMS client was made after HeadObject
+        answered, behind EC2's (one lock), and DescribeKey waited for both. Made before the first
+        call, it costs the same CPU once, and the calls then follow their answers.
         """
         pair = self.plan.pair
         if pair is not None:
@@ -313,22 +311,20 @@ class _Collection:
                 if profile is not None:
                     caller_side.append(profile)
         wanted: list[tuple[str | None, str]] = []
+        wanted += [(profile, "sts") for profile in self._profiles_to_open()]
         wanted += [(profile, "s3") for profile in resource_side]
         wanted += [(profile, "iam") for profile in caller_side]
-        wanted += [(profile, "kms") for profile in resource_side[:1]]
-        wanted += [(profile, "organizations") for profile in resource_side[:1] + caller_side]
+        wanted += [(profile, "kms") for profile in resource_side]
+        wanted += [(profile, "organizations") for profile in resource_side + caller_side]
         wanted += [(profile, "ec2") for profile in caller_side]
         return list(dict.fromkeys(wanted))
 
-    def warm_clients(self) -> None:
-        try:
-            for profile, service in self._clients_to_warm():
-                # Each service named literally: the read-only scan (tests/trust) checks them.
-                for known in ("s3", "iam", "kms", "organizations", "ec2"):
-                    if known == service:
-                        self.client(profile, known)
-        finally:
-            self.clients_warmed.set()
+    def make_clients(self) -> None:
+        for profile, service in self._clients_to_make():
+            # Each service named literally: the read-only scan (tests/trust) checks them.
+            for known in ("sts", "s3", "iam", "kms", "organizations", "ec2"):
+                if known == service:
+                    self.client(profile, known)
 
     def label(self, profile: str | None) -> str:
         return profile_label(self.sessions[profile])
@@ -623,13 +619,10 @@ class _Collection:
         return self.organizations.get((account, policy_type), read)
 
     def endpoints(self, account: str, profile: Any) -> Any:
-        def read() -> Any:
-            # A leaf: nothing waits on it, so it must not make EC2's costly client in the middle
-            # of the chains; `warm_clients` makes it last.
-            self.clients_warmed.wait()
-            return collect_vpc_endpoints(self.client(profile, "ec2"), self.region)
-
-        return self.vpc_endpoints.get(account, read)
+        return self.vpc_endpoints.get(
+            account,
+            lambda: collect_vpc_endpoints(self.client(profile, "ec2"), self.region),
+        )
 
     def resource_account(self, bucket: str) -> None:
         account, profile = self.owner(bucket)
@@ -670,9 +663,10 @@ class _Collection:
         principals = list(dict.fromkeys(q.principal for q in questions))
         profiles = self._profiles_to_open()
 
+        self.make_clients()
         with worker_pool(_CHAIN_WORKERS) as pool, worker_pool(SERVICE_LIMITS["s3"]) as heads:
             identity_fs = [pool.submit(self.identity, p) for p in profiles]
-            started: list[Future[Any]] = [pool.submit(self.warm_clients)]
+            started: list[Future[Any]] = []
             requested_f = pool.submit(self.requested) if self.plan.kms_key else None
             started += [pool.submit(self.bucket, b) for b in buckets]
             started += [heads.submit(self.object, b, k) for b, k in named]
