@@ -290,8 +290,8 @@ class _Collection:
         raise ValueError(f"the planner makes no {service} client")
 
     def _clients_to_make(self) -> list[tuple[str | None, str]]:
-        """Every client the run will need (but a KMS client for a key in another Region), the
-        first calls' first.
+        """Every client a run of the two-account shorthand will need (but a KMS client for a key
+        in another Region), the first calls' first.
 
         Making a client is CPU work under the GIL, and the first client of each service parses
         its model (EC2's: 100-200 ms). Made on first use, that work fell inside the AWS phase,
@@ -300,16 +300,9 @@ class _Collection:
         call, it costs the same CPU once, and the calls then follow their answers.
         """
         pair = self.plan.pair
-        if pair is not None:
-            resource_side: list[str | None] = [pair.resource]
-            caller_side: list[str | None] = [pair.caller]
-        else:
-            resource_side = [p for p in self.plan.profiles.values() if p is not None]
-            caller_side = []
-            for question in self.questions:
-                profile = self.plan.profiles.get(account_of(question.principal) or "")
-                if profile is not None:
-                    caller_side.append(profile)
+        assert pair is not None
+        resource_side: list[str | None] = [pair.resource]
+        caller_side: list[str | None] = [pair.caller]
         wanted: list[tuple[str | None, str]] = []
         wanted += [(profile, "sts") for profile in self._profiles_to_open()]
         wanted += [(profile, "s3") for profile in resource_side]
@@ -663,7 +656,12 @@ class _Collection:
         principals = list(dict.fromkeys(q.principal for q in questions))
         profiles = self._profiles_to_open()
 
-        self.make_clients()
+        if self.plan.pair is not None:
+            # The shorthand (diagnose, collect): the collection is the command's first AWS work,
+            # so its clients are made before its first call. A plan of many accounts (pipeline,
+            # who-can) starts after other calls are answered: there its clients are made on first
+            # use, beside the calls already in flight, instead of holding all of them back.
+            self.make_clients()
         with worker_pool(_CHAIN_WORKERS) as pool, worker_pool(SERVICE_LIMITS["s3"]) as heads:
             identity_fs = [pool.submit(self.identity, p) for p in profiles]
             started: list[Future[Any]] = []
