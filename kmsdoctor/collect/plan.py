@@ -42,6 +42,7 @@ from kmsdoctor import __version__
 from kmsdoctor.arn import (
     account_of,
     iam_entity_key,
+    is_key_arn,
     is_role_arn,
     object_arn,
     parse_arn,
@@ -65,15 +66,23 @@ from kmsdoctor.collect.caller_account import (
     collect_vpc_endpoints,
     read_managed_policy,
 )
-from kmsdoctor.collect.organization import PolicyType, collect_organization
+from kmsdoctor.collect.fetch import parallel
+from kmsdoctor.collect.organization import (
+    OrganizationTree,
+    PolicyType,
+    organization_policies,
+)
 from kmsdoctor.collect.resource_account import (
+    KeyReads,
     KeySource,
     collect_bucket,
-    collect_key,
     collect_object,
     describe_key,
+    key_info,
+    key_region,
     key_visibility,
     list_prefix,
+    read_key,
     unreadable_bucket,
 )
 from kmsdoctor.collect.tags import (
@@ -247,8 +256,7 @@ class _Collection:
         self.slots = {
             service: threading.BoundedSemaphore(limit) for service, limit in SERVICE_LIMITS.items()
         }
-        self._clients: dict[tuple[str | None, str, str], Any] = {}
-        self._clients_lock = threading.Lock()
+        self._clients: _Once[tuple[str | None, str, str], Any] = _Once()
         self.identities: _Once[str | None, CallResult] = _Once()
         self.listed_buckets: _Once[str | None, CallResult] = _Once()
         self.owners: _Once[str, tuple[str, Any]] = _Once()  # bucket -> (account, profile)
@@ -257,6 +265,9 @@ class _Collection:
         self.objects: _Once[str, ObjectFacts] = _Once()
         self.listings: _Once[str, tuple[PrefixListing, dict[str, Fetched[str]]]] = _Once()
         self.keys: _Once[str, KeyInfo] = _Once()
+        # AWS's answers about a key, by (reader, Region, reference): shared by an object's key
+        # and a bucket default's when both name the same key ARN.
+        self.key_reads: _Once[tuple[Any, str, str], KeyReads] = _Once()
         self.requested_key: _Once[str, CallResult] = _Once()
         self.principals: _Once[str, PrincipalInfo] = _Once()
         self.entities: _Once[str, PrincipalInfo] = _Once()  # by iam_entity_key
@@ -264,6 +275,7 @@ class _Collection:
         self.organizations: _Once[
             tuple[str, PolicyType], tuple[Fetched[Organization], Fetched[list[PolicyLevel]]]
         ] = _Once()
+        self.organization_trees: _Once[str, OrganizationTree] = _Once()
         self.vpc_endpoints: _Once[str, Any] = _Once()
 
     # --- profiles, sessions, clients -------------------------------------------------------
@@ -282,19 +294,49 @@ class _Collection:
         return None
 
     def client(self, profile: str | None, service: str, region: str | None = None) -> Any:
+        """One client per profile, service and Region, made by the first thread that needs it;
+        a thread asking for a client already made never waits for another being made."""
         region = region or self.region
-        with self._clients_lock:
-            made = self._clients.get((profile, service, region))
-            if made is None:
-                # Each service named literally: the read-only scan (tests/trust) checks them.
-                for known in ("s3", "kms", "iam", "organizations", "sts", "ec2"):
-                    if known == service:
-                        inner = client(self.sessions[profile], known, region)
-                        made = _Bounded(inner, self.slots[known])
-                if made is None:
-                    raise ValueError(f"the planner makes no {service} client")
-                self._clients[(profile, service, region)] = made
-            return made
+        return self._clients.get(
+            (profile, service, region), lambda: self._make_client(profile, service, region)
+        )
+
+    def _make_client(self, profile: str | None, service: str, region: str) -> Any:
+        # Each service named literally: the read-only scan (tests/trust) checks them.
+        for known in ("s3", "kms", "iam", "organizations", "sts", "ec2"):
+            if known == service:
+                return _Bounded(client(self.sessions[profile], known, region), self.slots[known])
+        raise ValueError(f"the planner makes no {service} client")
+
+    def _clients_to_make(self) -> list[tuple[str | None, str]]:
+        """Every client a run of the two-account shorthand will need (but a KMS client for a key
+        in another Region), the first calls' first.
+
+        Making a client is CPU work under the GIL, and the first client of each service parses
+        its model (EC2's: 100-200 ms). Made on first use, that work fell inside the AWS phase,
+        between an answer and the call waiting for it: the KMS client was made after HeadObject
+        answered, behind EC2's (one lock), and DescribeKey waited for both. Made before the first
+        call, it costs the same CPU once, and the calls then follow their answers.
+        """
+        pair = self.plan.pair
+        assert pair is not None
+        resource_side: list[str | None] = [pair.resource]
+        caller_side: list[str | None] = [pair.caller]
+        wanted: list[tuple[str | None, str]] = []
+        wanted += [(profile, "sts") for profile in self._profiles_to_open()]
+        wanted += [(profile, "s3") for profile in resource_side]
+        wanted += [(profile, "iam") for profile in caller_side]
+        wanted += [(profile, "kms") for profile in resource_side]
+        wanted += [(profile, "organizations") for profile in resource_side + caller_side]
+        wanted += [(profile, "ec2") for profile in caller_side]
+        return list(dict.fromkeys(wanted))
+
+    def make_clients(self) -> None:
+        for profile, service in self._clients_to_make():
+            # Each service named literally: the read-only scan (tests/trust) checks them.
+            for known in ("sts", "s3", "iam", "kms", "organizations", "ec2"):
+                if known == service:
+                    self.client(profile, known)
 
     def label(self, profile: str | None) -> str:
         return profile_label(self.sessions[profile])
@@ -509,10 +551,28 @@ class _Collection:
             )
             arn = reference if parse_arn(reference) else None
             return KeyInfo(reference, found_on, arn, gap, gap, gap, gap, gap)
-        key = collect_key(
-            lambda r: self.client(reader, "kms", r), reference, found_on, region, described
+        reads = self.read_key(reader, key_region(reference, region), reference, described)
+        return key_visibility(key_info(reference, found_on, reads), self.identity(reader).account)
+
+    def read_key(
+        self, reader: Any, region: str, reference: str, described: CallResult | None = None
+    ) -> KeyReads:
+        return self.key_reads.get(
+            (reader, region, reference),
+            lambda: read_key(self.client(reader, "kms", region), reference, described),
         )
-        return key_visibility(key, self.identity(reader).account)
+
+    def default_key_ahead(self, bucket: str) -> None:
+        """Read the bucket default's key while a prefix is still being listed and headed: its
+        objects are most often under that key, so when their heads name it, its facts are in
+        hand. Only a key ARN is read ahead (it names the key without DescribeKey), and the key
+        enters the snapshot only if an object or the fallback names it."""
+        reference = bucket_default_key(self.bucket(bucket).info.encryption)
+        if reference is None or not is_key_arn(reference):
+            return
+        reader = self._key_reader(reference, self.bucket_reader(bucket))
+        if reader is not _NO_PROFILE:
+            self.read_key(reader, key_region(reference, self.region), reference)
 
     # --- principals ---------------------------------------------------------------------------
 
@@ -567,12 +627,15 @@ class _Collection:
     def organization(
         self, account: str, profile: Any, policy_type: PolicyType
     ) -> tuple[Fetched[Organization], Fetched[list[PolicyLevel]]]:
-        return self.organizations.get(
-            (account, policy_type),
-            lambda: collect_organization(
-                self.client(profile, "organizations"), account, policy_type
-            ),
-        )
+        def read() -> tuple[Fetched[Organization], Fetched[list[PolicyLevel]]]:
+            # One walk per account, shared by its RCP and SCP reads (an account that is both the
+            # resource and a caller account).
+            tree = self.organization_trees.get(
+                account, lambda: OrganizationTree(self.client(profile, "organizations"), account)
+            )
+            return organization_policies(tree, policy_type)
+
+        return self.organizations.get((account, policy_type), read)
 
     def endpoints(self, account: str, profile: Any) -> Any:
         return self.vpc_endpoints.get(
@@ -590,8 +653,11 @@ class _Collection:
         if profile is _NO_PROFILE:
             return
         self.identity(profile)
-        self.organization(account, profile, "SERVICE_CONTROL_POLICY")
-        self.endpoints(account, profile)
+        # Independent reads: side by side, not one after the other.
+        parallel(
+            lambda: self.organization(account, profile, "SERVICE_CONTROL_POLICY"),
+            lambda: self.endpoints(account, profile),
+        )
 
     def _caller_account_of(self, principal: str) -> tuple[str, Any]:
         pair = self.plan.pair
@@ -616,10 +682,16 @@ class _Collection:
         principals = list(dict.fromkeys(q.principal for q in questions))
         profiles = self._profiles_to_open()
 
+        if self.plan.pair is not None:
+            # The shorthand (diagnose, collect): the collection is the command's first AWS work,
+            # so its clients are made before its first call. A plan of many accounts (pipeline,
+            # who-can) starts after other calls are answered: there its clients are made on first
+            # use, beside the calls already in flight, instead of holding all of them back.
+            self.make_clients()
         with worker_pool(_CHAIN_WORKERS) as pool, worker_pool(SERVICE_LIMITS["s3"]) as heads:
             identity_fs = [pool.submit(self.identity, p) for p in profiles]
-            requested_f = pool.submit(self.requested) if self.plan.kms_key else None
             started: list[Future[Any]] = []
+            requested_f = pool.submit(self.requested) if self.plan.kms_key else None
             started += [pool.submit(self.bucket, b) for b in buckets]
             started += [heads.submit(self.object, b, k) for b, k in named]
             listing_fs = [(b, p, pool.submit(self.listing, b, p)) for b, p in prefixes]
@@ -627,6 +699,7 @@ class _Collection:
             started += [pool.submit(self.resource_account, b) for b in buckets]
             started += [pool.submit(self.principal, p) for p in principals]
             started += [pool.submit(self.caller_account, p) for p in principals]
+            started += [pool.submit(self.default_key_ahead, b) for b, _ in prefixes]
 
             # Identities first: a credential or connection problem is the error the user sees.
             for future in identity_fs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from kmsdoctor.arn import account_of, bucket_arn, is_key_arn, object_arn, parse_arn, region_of
@@ -147,6 +148,50 @@ def describe_key(kms_for_region: Callable[[str], Any], reference: str, region: s
     return call(kms_for_region(key_region(reference, region)), "DescribeKey", KeyId=reference)
 
 
+@dataclass(frozen=True)
+class KeyReads:
+    """AWS's five answers about one KMS key, before they become a `KeyInfo`."""
+
+    described: CallResult  # DescribeKey
+    policy: CallResult | None  # GetKeyPolicy; None when DescribeKey had to resolve and failed
+    grants: CallResult | None  # ListGrants
+    aliases: CallResult | None  # ListAliases
+    tags: CallResult | None  # ListResourceTags
+
+
+def read_key(kms: Any, reference: str, described: CallResult | None = None) -> KeyReads:
+    """DescribeKey and the key's policy, grants, aliases and tags.
+
+    A key ARN (what HeadObject records, and most bucket defaults) already names the key, so all
+    five calls go out at once: the key costs one round trip, not two. Any other reference (key
+    id, alias) must be resolved by DescribeKey first. `described` is a DescribeKey answer
+    already in hand."""
+    if described is None and is_key_arn(reference):
+        described, policy, grants, aliases, tags = parallel(
+            lambda: call(kms, "DescribeKey", KeyId=reference),
+            *_key_reads(kms, reference),
+        )
+        return KeyReads(described, policy, grants, aliases, tags)
+    if described is None:
+        described = call(kms, "DescribeKey", KeyId=reference)
+    if not described.ok:
+        return KeyReads(described, None, None, None, None)
+    assert described.response is not None
+    policy, grants, aliases, tags = parallel(
+        *_key_reads(kms, described.response["KeyMetadata"]["Arn"])
+    )
+    return KeyReads(described, policy, grants, aliases, tags)
+
+
+def _key_reads(kms: Any, arn: str) -> list[Callable[[], CallResult]]:
+    return [
+        lambda: call(kms, "GetKeyPolicy", KeyId=arn, PolicyName="default"),
+        lambda: call_pages(kms, "ListGrants", "Grants", KeyId=arn),
+        lambda: call_pages(kms, "ListAliases", "Aliases", KeyId=arn),
+        lambda: call_pages(kms, "ListResourceTags", "Tags", KeyId=arn),
+    ]
+
+
 def collect_key(
     kms_for_region: Callable[[str], Any],
     reference: str,
@@ -155,12 +200,16 @@ def collect_key(
     described: CallResult | None = None,
 ) -> KeyInfo:
     """DescribeKey resolves any reference (key id, key ARN, alias name, alias ARN) to the key
-    ARN; policy, grants and aliases are then read concurrently for that ARN. `described` is a
-    DescribeKey answer already in hand."""
+    ARN; policy, grants, aliases and tags are read for that ARN (see `read_key`). `described`
+    is a DescribeKey answer already in hand."""
     kms = kms_for_region(key_region(reference, default_region))
-    if described is None:
-        described = call(kms, "DescribeKey", KeyId=reference)
-    metadata = to_fetched(described, _key_metadata, NO_KEY)
+    return key_info(reference, found_on, read_key(kms, reference, described))
+
+
+def key_info(reference: str, found_on: KeySource, reads: KeyReads) -> KeyInfo:
+    """The key as the snapshot records it. Without DescribeKey's answer nothing else about the
+    key counts, even what was read beside it: the same reason applies to every fact."""
+    metadata = to_fetched(reads.described, _key_metadata, NO_KEY)
     if not metadata.is_ok:
         arn = reference if is_key_arn(reference) else None
         return KeyInfo(
@@ -174,25 +223,19 @@ def collect_key(
             tags=_same_gap(metadata),
         )
     assert metadata.value is not None
-    arn = metadata.value.arn
-    policy, grants, aliases, tags = parallel(
-        lambda: call(kms, "GetKeyPolicy", KeyId=arn, PolicyName="default"),
-        lambda: call_pages(kms, "ListGrants", "Grants", KeyId=arn),
-        lambda: call_pages(kms, "ListAliases", "Aliases", KeyId=arn),
-        lambda: call_pages(kms, "ListResourceTags", "Tags", KeyId=arn),
-    )
+    assert reads.policy and reads.grants and reads.aliases and reads.tags
     return KeyInfo(
         reference=reference,
         found_on=found_on,
-        arn=arn,
+        arn=metadata.value.arn,
         metadata=metadata,
         policy=to_fetched(
-            policy,
+            reads.policy,
             lambda r: NamedPolicy(name="default", document=parse_policy_document(r["Policy"])),
         ),
-        grants=to_fetched(grants, lambda r: [_grant(g) for g in r["Grants"]]),
-        aliases=to_fetched(aliases, lambda r: [a["AliasName"] for a in r["Aliases"]]),
-        tags=to_fetched(tags, lambda r: {t["TagKey"]: t["TagValue"] for t in r["Tags"]}),
+        grants=to_fetched(reads.grants, lambda r: [_grant(g) for g in r["Grants"]]),
+        aliases=to_fetched(reads.aliases, lambda r: [a["AliasName"] for a in r["Aliases"]]),
+        tags=to_fetched(reads.tags, lambda r: {t["TagKey"]: t["TagValue"] for t in r["Tags"]}),
     )
 
 

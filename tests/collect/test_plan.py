@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import threading
 from pathlib import Path
 
 import boto3
@@ -20,6 +21,7 @@ from kmsdoctor.questions import Question
 from kmsdoctor.snapshot import Snapshot
 
 DEMO = "key-policy-missing-principal"
+OBJECT_KEY = "sales/2026/q1/regions.parquet"
 A, B, C = "111111111111", "222222222222", "333333333333"
 READ_ALL = json.dumps(
     {
@@ -220,3 +222,106 @@ def _contract(report: dict) -> dict:
         "locks": {name: lock["status"] for name, lock in report["locks"].items()},
         "findings": [(f["code"], f["lock"], f["severity"]) for f in report["findings"]],
     }
+
+
+# --- the longest chain: counted as dependency depth (bench/depth.py), never in seconds ----------
+
+KEY_READS = (
+    "kms:DescribeKey",
+    "kms:GetKeyPolicy",
+    "kms:ListGrants",
+    "kms:ListAliases",
+    "kms:ListResourceTags",
+)
+
+
+def depths_of(tracer, operation: str) -> set[int]:
+    return {depth for made, depth, _ in tracer.records if made == operation}
+
+
+def test_the_objects_key_costs_one_round_trip_after_its_head_not_two(sandbox, aws_faults):
+    """HeadObject names the key by its ARN: DescribeKey, the key policy, grants, aliases and
+    tags go out together, instead of the policy and tags waiting for DescribeKey."""
+    from bench.depth import DepthTracer
+
+    box = sandbox(DEMO)
+    question = Question("", box.bucket, key=OBJECT_KEY)
+    with DepthTracer() as tracer:
+        snapshot = collect_facts(
+            CollectionPlan([question], region=box.region, pair=ProfilePair("a", "b"))
+        )
+    assert depths_of(tracer, "s3:HeadObject") == {1}
+    for operation in KEY_READS:
+        assert depths_of(tracer, operation) == {2}, operation
+        assert aws_faults.calls.count(operation) == 1, operation
+    # the caller account's organization and VPC endpoints are read side by side
+    assert depths_of(tracer, "ec2:DescribeVpcEndpoints") <= {1, 2}
+    assert tracer.depth == 2, " -> ".join(tracer.longest_chain)
+    key = snapshot.keys[box.key_arns["data"]]
+    assert key.policy.is_ok and key.tags.is_ok and key.aliases.value == ["alias/datalake"]
+
+
+def test_a_key_named_by_alias_is_resolved_by_describe_key_first(sandbox, aws_faults):
+    """An alias does not name a key: the key's policy is read for the ARN DescribeKey gives."""
+    from bench.depth import DepthTracer
+
+    box = sandbox("bucket-default-encryption-alias")
+    question = Question("", box.bucket)  # no object: the bucket default's key (an alias)
+    with DepthTracer() as tracer:
+        snapshot = collect_facts(
+            CollectionPlan([question], region=box.region, pair=ProfilePair("a", "b"))
+        )
+    (key,) = snapshot.keys.values()
+    assert key.reference.startswith("alias/") and key.arn == box.key_arns["data"]
+    described = depths_of(tracer, "kms:DescribeKey")
+    assert depths_of(tracer, "kms:GetKeyPolicy") == {max(described) + 1}
+    assert key.policy.is_ok
+
+
+def test_a_prefix_under_its_bucket_default_key_reads_the_key_beside_the_heads(sandbox, aws_faults):
+    """Listed, then headed, then the key: the bucket default's key is read while the prefix is
+    listed and headed, so the heads find it in hand (once, however many objects)."""
+    from bench.depth import DepthTracer
+
+    box = sandbox(DEMO)
+    put_objects(box, "many/", 5)
+    aws_faults.calls.clear()
+    # moto answers at once: the heads are held until the key is asked about, as they would be
+    # by the round trip the listing costs against AWS. A planner that reads the key only after
+    # the heads never lets them through (until the bound), and counts a chain of three.
+    key_asked = threading.Event()
+
+    def heads_wait_for_the_key(operation: str) -> None:
+        if operation == "kms:DescribeKey":
+            key_asked.set()
+        elif operation == "s3:HeadObject":
+            key_asked.wait(timeout=10)
+
+    aws_faults.observers.append(heads_wait_for_the_key)
+    question = Question("", box.bucket, prefix="many/")
+    with DepthTracer() as tracer:
+        snapshot = collect_facts(
+            CollectionPlan([question], region=box.region, pair=ProfilePair("a", "b"))
+        )
+    assert depths_of(tracer, "s3:HeadObject") == {2}  # after the listing
+    for operation in KEY_READS:
+        assert aws_faults.calls.count(operation) == 1, operation
+        assert max(depths_of(tracer, operation)) <= 2, operation  # beside the heads, not after
+    assert tracer.depth == 2, " -> ".join(tracer.longest_chain)
+    assert list(snapshot.keys) == [box.key_arns["data"]]
+
+
+def test_a_bucket_default_key_read_ahead_stays_out_of_the_snapshot_when_no_object_uses_it(
+    sandbox, aws_faults
+):
+    """The objects were written under the old key: the default's key read ahead is not a key
+    of any answer, so the snapshot holds only the old key, found on the objects."""
+    box = sandbox("object-under-old-key")
+    aws_faults.calls.clear()
+    question = Question("", box.bucket, prefix="sales/")
+    snapshot = collect_facts(
+        CollectionPlan([question], region=box.region, pair=ProfilePair("a", "b"))
+    )
+    assert list(snapshot.keys) == [box.key_arns["old"]]
+    assert snapshot.keys[box.key_arns["old"]].found_on == "object"
+    assert aws_faults.calls.count("kms:GetKeyPolicy") == 2  # the old key, and the default ahead

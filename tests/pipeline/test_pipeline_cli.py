@@ -10,8 +10,9 @@ import pytest
 from moto_fixtures.pipeline import ACCOUNTS, PIPELINE, PIPELINE_SCENARIOS
 
 # GetPipeline -> BatchGetProjects -> (the fact store) GetCallerIdentity -> HeadObject ->
-# DescribeKey -> GetKeyPolicy
-PIPELINE_DEPTH = 6
+# DescribeKey with GetKeyPolicy, ListGrants, ListAliases, ListResourceTags (the head names the key
+# by its ARN: the key's reads go out together)
+PIPELINE_DEPTH = 5
 
 
 def args(box, *extra: str, accounts: tuple[str, ...] = ("dev", "staging", "prod")) -> list[str]:
@@ -198,10 +199,7 @@ def test_every_fact_is_read_once_for_all_four_accounts(pipeline_box, run_cli, mo
     """Eight principals in four accounts share one bucket, one key, one project and each role's
     policies: each is read once, however many rows need it."""
     made = _calls_of_one_run(pipeline_box("healthy-cross-account-pipeline"), run_cli, monkeypatch)
-    # The organization view of tooling, both the resource and a caller account, is read twice by
-    # the fact store (its RCP chain and its SCP chain): the strict xfail below tracks it.
-    organization = {"organizations:DescribeOrganization", "organizations:ListParents"}
-    assert [op for op in _repeated(made) if op not in organization] == []
+    assert _repeated(made) == []
     operations = [json.loads(call)[0] for call in made]
     assert operations.count("codepipeline:GetPipeline") == 1
     assert operations.count("codebuild:BatchGetProjects") == 1
@@ -210,16 +208,24 @@ def test_every_fact_is_read_once_for_all_four_accounts(pipeline_box, run_cli, mo
     assert operations.count("iam:GetRole") == 8  # eight principals (nine rows), each read once
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fact store: an account that is both resource and caller account has its "
-    "organization view (DescribeOrganization, ListParents) read once per side",
-)
 def test_the_organization_of_an_account_on_both_sides_is_read_once(
     pipeline_box, run_cli, monkeypatch
 ):
+    """Tooling owns the artifact bucket (its RCPs) and holds the pipeline role (its SCPs): the
+    organization and the walk up from tooling are read once, each type's policies once."""
     made = _calls_of_one_run(pipeline_box("healthy-cross-account-pipeline"), run_cli, monkeypatch)
-    assert _repeated(made) == []
+    calls = [json.loads(call) for call in made]
+    tooling = ACCOUNTS["tooling"]
+    walks = [
+        p for op, p, _ in calls if op == "organizations:ListParents" and p["ChildId"] == tooling
+    ]
+    assert len(walks) == 1
+    policy_reads = [
+        p["Filter"]
+        for op, p, _ in calls
+        if op == "organizations:ListPoliciesForTarget" and p["TargetId"] == tooling
+    ]
+    assert sorted(policy_reads) == ["RESOURCE_CONTROL_POLICY", "SERVICE_CONTROL_POLICY"]
 
 
 def test_the_aws_phase_is_as_deep_as_its_longest_chain(pipeline_box, run_cli):
@@ -233,7 +239,9 @@ def test_the_aws_phase_is_as_deep_as_its_longest_chain(pipeline_box, run_cli):
     assert result.exit_code == 0, result.stderr
     chain = tracer.longest_chain
     assert chain[:2] == ("codepipeline:GetPipeline", "codebuild:BatchGetProjects")
-    assert tracer.depth == PIPELINE_DEPTH, chain
+    # At most: a fact another thread is already reading (the store's once-only facts) is waited
+    # for out of the tracer's sight, so which thread reads it first can only shorten the count.
+    assert tracer.depth <= PIPELINE_DEPTH, chain
 
 
 def test_healthy_execution_each_reading_role_gets_one_byte_of_its_real_artifact(
