@@ -22,7 +22,7 @@ from kmsdoctor.analyze.model import (
     LockResult,
     PrincipalDiagnosis,
 )
-from kmsdoctor.analyze.proof import prove_fixes
+from kmsdoctor.analyze.proof import StandInMemo, prove_fixes
 from kmsdoctor.analyze.rules import run_probe_rules, run_rules
 from kmsdoctor.questions import Question
 from kmsdoctor.snapshot import PrincipalInfo, Snapshot, SnapshotView, listing_id
@@ -37,9 +37,10 @@ class ObjectAnswer:
 
 
 def analyze_principal(
-    view: SnapshotView, principal: PrincipalInfo
+    view: SnapshotView, principal: PrincipalInfo, shared: StandInMemo | None = None
 ) -> tuple[PrincipalDiagnosis, list[str]]:
-    """The locks and findings for one principal of a view, and the assumptions made for it."""
+    """The locks and findings for one principal of a view, and the assumptions made for it.
+    `shared`: what the objects of one question may share (see proof.StandInMemo)."""
     # Stages, each run once: the locks; the policy rules (which only read the locks); the
     # reconciliation with the probe's answers and the probe rules reading it; the proof of each
     # fix (the analysis re-run with the patched policy, see proof.py).
@@ -56,7 +57,7 @@ def analyze_principal(
     rec = reconciliation.reconcile(ev)
     if rec is not None:
         findings = run_probe_rules(ev, rec, findings)
-    prove_fixes(view, principal, locks, findings)
+    prove_fixes(view, principal, locks, findings, shared)
     diagnosis = PrincipalDiagnosis(principal=principal.arn, locks=locks, findings=findings)
     reconciliation.apply_reconciliation(diagnosis, rec)
     return diagnosis, ctx.assumptions
@@ -66,6 +67,7 @@ def answer(snapshot: Snapshot, question: Question) -> list[ObjectAnswer]:
     """One answer per object the question is about, in the listing's order. A principal the
     snapshot holds nothing about gets every lock `unknown`, with why."""
     answers: list[ObjectAnswer] = []
+    shared = StandInMemo()
     for object_key, view in _views(snapshot, question):
         if not view.target.principals:
             reason = _no_principal_reason(view)
@@ -73,7 +75,7 @@ def answer(snapshot: Snapshot, question: Question) -> list[ObjectAnswer]:
             diagnosis = PrincipalDiagnosis(principal=question.principal, locks=locks)
             answers.append(ObjectAnswer(question, object_key, diagnosis, [reason]))
             continue
-        diagnosis, notes = analyze_principal(view, view.target.principals[0])
+        diagnosis, notes = analyze_principal(view, view.target.principals[0], shared)
         answers.append(ObjectAnswer(question, object_key, diagnosis, notes))
     return answers
 
@@ -86,11 +88,12 @@ def analyze_snapshot(snapshot: Snapshot | SnapshotView) -> Diagnosis:
     principals: list[PrincipalDiagnosis] = []
     notes: list[str] = []
     for question in snapshot.questions:
+        shared = StandInMemo()
         for _, view in _views(snapshot, question):
             if not view.target.principals:
                 _add(notes, [_no_principal_reason(view)])
                 continue
-            diagnosis, assumptions = analyze_principal(view, view.target.principals[0])
+            diagnosis, assumptions = analyze_principal(view, view.target.principals[0], shared)
             principals.append(diagnosis)
             # Assumptions are worded for the whole run, so several principals share one note.
             _add(notes, assumptions)
