@@ -202,6 +202,30 @@ class _Prover:
             for (stand_in, was), now in zip(before, self._after[1], strict=True)
         ]
 
+    def _principal_after(
+        self, changed: Snapshot, principal: PrincipalInfo, patch: tuple[Any, ...]
+    ) -> dict[str, LockResult]:
+        """This principal's lock statuses with the patch: once per class of objects."""
+        if self.memo is None:
+            return _statuses(lock_results(changed, principal))
+        key = (self.principal.arn, id(self.principal), patch[:2], self._class_of(patch))
+        found = self.memo.statuses.get(key)
+        if found is None:
+            found = _statuses(lock_results(changed, principal))
+            self.memo.statuses[key] = found
+        return found
+
+    def _class_of(self, patch: tuple[Any, ...] | None) -> Any:
+        """The view's object class, with the patched document among its policies."""
+        assert self.memo is not None
+        patch_key = patch[:2] if patch is not None else None
+        if patch_key not in self._classes:
+            extra = [STAND_IN_POLICY] + ([patch[2]] if patch is not None else [])
+            self._classes[patch_key] = object_class(self.snapshot, extra)
+            if len(self._classes) == 1:
+                self.memo.views.append(self.snapshot)
+        return self._classes[patch_key]
+
     def _statuses_of(
         self, snapshot: Snapshot, stand_in: StandIn, patch: tuple[Any, ...] | None
     ) -> dict[str, LockResult]:
@@ -211,12 +235,7 @@ class _Prover:
         if self.memo is None:
             return _statuses(_stand_in_results(snapshot, stand_in))
         patch_key = patch[:2] if patch is not None else None
-        if patch_key not in self._classes:
-            extra = [STAND_IN_POLICY] + ([patch[2]] if patch is not None else [])
-            self._classes[patch_key] = object_class(self.snapshot, extra)
-            if len(self._classes) == 1:
-                self.memo.views.append(self.snapshot)
-        key = (stand_in.principal.arn, stand_in.outsider, patch_key, self._classes[patch_key])
+        key = (stand_in.principal.arn, stand_in.outsider, patch_key, self._class_of(patch))
         found = self.memo.statuses.get(key)
         if found is None:
             found = _statuses(_stand_in_results(snapshot, stand_in))
@@ -247,19 +266,28 @@ class _Prover:
         )
         if principal is None:  # pragma: no cover - with_policy keeps every principal
             return False, f"not verified: {words}, but {self.principal.arn} was not found"
-        after = lock_results(changed, principal)
+        # The statuses decide; a reason is read (from this object's own results) only when the
+        # text quotes it, so objects of one class share the statuses.
+        after = self._principal_after(changed, principal, patch)
+        with_reasons: list[dict[str, LockResult]] = []
+
+        def reason_of(name: str) -> str:
+            if not with_reasons:
+                with_reasons.append(lock_results(changed, principal))
+            return _first_sentence(with_reasons[0][name].reason)
+
         before_status = self.locks[lock].status if lock in self.locks else "not_applicable"
         after_lock = after.get(lock)
         if after_lock is not None and after_lock.status in DENY_STATUSES:
-            reason = _first_sentence(after_lock.reason)
+            reason = reason_of(lock)
             return False, f"not verified: {words}, {lock} stays {after_lock.status} ({reason})"
         if after_lock is not None and after_lock.status == "unknown":
-            reason = _first_sentence(after_lock.reason)
+            reason = reason_of(lock)
             return False, f"not verified: {words}, {lock} would be unknown ({reason})"
         shut_before = set(_shut(self.locks))
         newly_shut = [name for name in _shut(after) if name not in shut_before]
         if newly_shut:
-            reasons = "; ".join(f"{n}: {_first_sentence(after[n].reason)}" for n in newly_shut)
+            reasons = "; ".join(f"{n}: {reason_of(n)}" for n in newly_shut)
             return False, f"not verified: {words}, it would shut {reasons}"
         verdict = verdict_of_locks(after)
         undecided = [
@@ -282,8 +310,7 @@ class _Prover:
         elif verdict == "unknown":
             # Already undecided before the change: not the fix's doing, but the reader must know.
             text += "; the verdict would then be unknown: " + "; ".join(
-                f"{name} could not be decided ({_first_sentence(after[name].reason)})"
-                for name in undecided
+                f"{name} could not be decided ({reason_of(name)})" for name in undecided
             )
         return True, text + "; " + self._others_sentence(changed, patch, lock)
 
