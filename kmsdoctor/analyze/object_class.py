@@ -30,14 +30,19 @@ from kmsdoctor.snapshot import Fetched, NamedPolicy, SnapshotView
 _WILDCARDS = ("*", "?")
 
 
-def object_class(view: SnapshotView, extra_documents: Iterable[Any] = ()) -> Hashable:
+def object_class(
+    view: SnapshotView,
+    extra_documents: Iterable[Any] = (),
+    judged: dict[int, tuple[Any, bool]] | None = None,
+) -> Hashable:
     """A key equal for two views of the same question exactly when sharing lock statuses between
     them is provably right: the facts the locks read (by identity: views of one snapshot share
     their fact objects), the object's own facts without its name, and — unless every policy
     in play treats all of the bucket's objects alike — the object ARN itself.
 
     `extra_documents` are policy documents that take part besides the view's own (a patched
-    document, a stand-in's identity policy)."""
+    document, a stand-in's identity policy). `judged` remembers each document's verdict by
+    identity, holding the document (the views of one question share their policies)."""
     source, target = view.source, view.target
     key = source.key
     key_facts: Hashable = None
@@ -78,12 +83,16 @@ def object_class(view: SnapshotView, extra_documents: Iterable[Any] = ()) -> Has
         key_facts,
         object_facts,
     )
-    if view.request.key is None or _policies_treat_objects_alike(view, extra_documents):
+    if view.request.key is None or _policies_treat_objects_alike(
+        view, extra_documents, {} if judged is None else judged
+    ):
         return shared
     return (*shared, view.request.key)
 
 
-def _policies_treat_objects_alike(view: SnapshotView, extra_documents: Iterable[Any]) -> bool:
+def _policies_treat_objects_alike(
+    view: SnapshotView, extra_documents: Iterable[Any], judged: dict[int, tuple[Any, bool]]
+) -> bool:
     bucket_arn = view.source.bucket.arn
     documents: list[Any] = list(extra_documents)
     documents += _named_documents(view.source.bucket.policy)
@@ -108,7 +117,14 @@ def _policies_treat_objects_alike(view: SnapshotView, extra_documents: Iterable[
             documents += [named.document for named in principal.group_policies.value or []]
         documents += _named_documents(principal.permissions_boundary)
         documents += _named_documents(principal.session_policy)
-    return all(_document_treats_objects_alike(document, bucket_arn) for document in documents)
+    for document in documents:
+        seen = judged.get(id(document))
+        if seen is None or seen[0] is not document:
+            seen = (document, _document_treats_objects_alike(document, bucket_arn))
+            judged[id(document)] = seen
+        if not seen[1]:
+            return False
+    return True
 
 
 def _named_documents(fetched: Fetched[NamedPolicy]) -> list[Any]:

@@ -125,6 +125,7 @@ class StandInMemo:
     def __init__(self) -> None:
         self.statuses: dict[tuple[Any, ...], dict[str, LockResult]] = {}
         self.views: list[Snapshot] = []
+        self.judged: dict[int, tuple[Any, bool]] = {}  # object_class's verdict per document
 
 
 def _statuses(results: dict[str, LockResult]) -> dict[str, LockResult]:
@@ -221,7 +222,7 @@ class _Prover:
         patch_key = patch[:2] if patch is not None else None
         if patch_key not in self._classes:
             extra = [STAND_IN_POLICY] + ([patch[2]] if patch is not None else [])
-            self._classes[patch_key] = object_class(self.snapshot, extra)
+            self._classes[patch_key] = object_class(self.snapshot, extra, self.memo.judged)
             if len(self._classes) == 1:
                 self.memo.views.append(self.snapshot)
         return self._classes[patch_key]
