@@ -22,7 +22,8 @@ from kmsdoctor.analyze.model import (
     LockResult,
     PrincipalDiagnosis,
 )
-from kmsdoctor.analyze.proof import StandInMemo, prove_fixes
+from kmsdoctor.analyze.object_class import SharedWork
+from kmsdoctor.analyze.proof import prove_fixes
 from kmsdoctor.analyze.rules import run_probe_rules, run_rules
 from kmsdoctor.questions import Question
 from kmsdoctor.snapshot import PrincipalInfo, Snapshot, SnapshotView, listing_id
@@ -37,15 +38,15 @@ class ObjectAnswer:
 
 
 def analyze_principal(
-    view: SnapshotView, principal: PrincipalInfo, shared: StandInMemo | None = None
+    view: SnapshotView, principal: PrincipalInfo, shared: SharedWork | None = None
 ) -> tuple[PrincipalDiagnosis, list[str]]:
     """The locks and findings for one principal of a view, and the assumptions made for it.
-    `shared`: what the objects of one question may share (see proof.StandInMemo)."""
+    `shared`: what the objects of one question may share (object_class.SharedWork)."""
     # Stages, each run once: the locks; the policy rules (which only read the locks); the
     # reconciliation with the probe's answers and the probe rules reading it; the proof of each
     # fix (the analysis re-run with the patched policy, see proof.py).
     ctx = build_request_context(view, principal)
-    ev = evaluate_principal(ctx)
+    ev = evaluate_principal(ctx, shared)
     locks = evaluate_locks(ev)
     for name, lock in locks.items():
         hint = cloudtrail_hint(name, lock, ctx)
@@ -67,7 +68,7 @@ def answer(snapshot: Snapshot, question: Question) -> list[ObjectAnswer]:
     """One answer per object the question is about, in the listing's order. A principal the
     snapshot holds nothing about gets every lock `unknown`, with why."""
     answers: list[ObjectAnswer] = []
-    shared = StandInMemo()
+    shared = SharedWork()
     for object_key, view in _views(snapshot, question):
         if not view.target.principals:
             reason = _no_principal_reason(view)
@@ -88,7 +89,7 @@ def analyze_snapshot(snapshot: Snapshot | SnapshotView) -> Diagnosis:
     principals: list[PrincipalDiagnosis] = []
     notes: list[str] = []
     for question in snapshot.questions:
-        shared = StandInMemo()
+        shared = SharedWork()
         for _, view in _views(snapshot, question):
             if not view.target.principals:
                 _add(notes, [_no_principal_reason(view)])

@@ -30,6 +30,23 @@ from kmsdoctor.snapshot import Fetched, NamedPolicy, SnapshotView
 _WILDCARDS = ("*", "?")
 
 
+class SharedWork:
+    """What the objects of one question share, made by `answer()` per question:
+
+    - `statuses`: the proofs' re-analyses (lock statuses only), by (who, patch, object class);
+    - `policy_sets`: the policies of each layer, compiled once (evaluation.gather_policies),
+      by the facts they are read from.
+
+    Keys name facts by identity, so the views they were taken from are kept alive for as long
+    as this object (an id is never reused for another object while it is held)."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[tuple[Any, ...], Any] = {}
+        self.views: list[SnapshotView] = []
+        self.judged: dict[int, tuple[Any, bool]] = {}  # object_class's verdict per document
+        self.policy_sets: dict[tuple[Any, ...], Any] = {}
+
+
 def object_class(
     view: SnapshotView,
     extra_documents: Iterable[Any] = (),

@@ -34,7 +34,7 @@ from kmsdoctor.analyze.model import (
     LockResult,
     verdict_of_locks,
 )
-from kmsdoctor.analyze.object_class import object_class
+from kmsdoctor.analyze.object_class import SharedWork, object_class
 from kmsdoctor.analyze.whatif import with_policy
 from kmsdoctor.arn import account_of, name_of
 from kmsdoctor.snapshot import EntityInfo, Fetched, NamedPolicy, PrincipalInfo, Snapshot
@@ -116,18 +116,6 @@ def _stand_in_results(snapshot: Snapshot, stand_in: StandIn) -> dict[str, LockRe
     return lock_results(view, stand_in.principal)
 
 
-class StandInMemo:
-    """The stand-ins' lock statuses, shared between the objects of one question that no policy
-    can tell apart (object_class.py): by (stand-in, patched document or None, object class).
-    The class names facts by identity, so the views it was taken from are kept alive for as
-    long as the memo (an id is never reused for another object while it is held)."""
-
-    def __init__(self) -> None:
-        self.statuses: dict[tuple[Any, ...], dict[str, LockResult]] = {}
-        self.views: list[Snapshot] = []
-        self.judged: dict[int, tuple[Any, bool]] = {}  # object_class's verdict per document
-
-
 def _statuses(results: dict[str, LockResult]) -> dict[str, LockResult]:
     """The statuses alone: what the stand-ins' comparisons read, and all that is the same for
     every object of a class (reasons name the object)."""
@@ -168,7 +156,7 @@ class _Prover:
         snapshot: Snapshot,
         principal: PrincipalInfo,
         locks: dict[str, LockResult],
-        memo: StandInMemo | None = None,
+        memo: SharedWork | None = None,
     ):
         self.snapshot = snapshot
         self.principal = principal
@@ -375,7 +363,7 @@ def prove_fixes(
     principal: PrincipalInfo,
     locks: dict[str, LockResult],
     findings: list[Finding],
-    memo: StandInMemo | None = None,
+    memo: SharedWork | None = None,
 ) -> None:
     """Fill in `verified` and `verification` on every fix of this principal's findings.
     `memo`, shared by the objects of one question, lets objects that no policy tells apart
