@@ -17,6 +17,7 @@ BENCHMARKS = [
     "bench.diagnose_bench",
     "bench.many_objects_bench",
     "bench.check_bench",
+    "bench.analysis_bench",
     "bench.whocan_bench",
     "bench.pipeline_bench",
 ]

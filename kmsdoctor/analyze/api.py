@@ -22,6 +22,7 @@ from kmsdoctor.analyze.model import (
     LockResult,
     PrincipalDiagnosis,
 )
+from kmsdoctor.analyze.object_class import SharedWork
 from kmsdoctor.analyze.proof import prove_fixes
 from kmsdoctor.analyze.rules import run_probe_rules, run_rules
 from kmsdoctor.arn import iam_entity_key
@@ -38,14 +39,15 @@ class ObjectAnswer:
 
 
 def analyze_principal(
-    view: SnapshotView, principal: PrincipalInfo
+    view: SnapshotView, principal: PrincipalInfo, shared: SharedWork | None = None
 ) -> tuple[PrincipalDiagnosis, list[str]]:
-    """The locks and findings for one principal of a view, and the assumptions made for it."""
+    """The locks and findings for one principal of a view, and the assumptions made for it.
+    `shared`: what the objects of one question may share (object_class.SharedWork)."""
     # Stages, each run once: the locks; the policy rules (which only read the locks); the
     # reconciliation with the probe's answers and the probe rules reading it; the proof of each
     # fix (the analysis re-run with the patched policy, see proof.py).
     ctx = build_request_context(view, principal)
-    ev = evaluate_principal(ctx)
+    ev = evaluate_principal(ctx, shared)
     locks = evaluate_locks(ev)
     for name, lock in locks.items():
         hint = cloudtrail_hint(name, lock, ctx)
@@ -57,7 +59,7 @@ def analyze_principal(
     rec = reconciliation.reconcile(ev)
     if rec is not None:
         findings = run_probe_rules(ev, rec, findings)
-    prove_fixes(view, principal, locks, findings)
+    prove_fixes(view, principal, locks, findings, shared)
     diagnosis = PrincipalDiagnosis(principal=principal.arn, locks=locks, findings=findings)
     reconciliation.apply_reconciliation(diagnosis, rec)
     return diagnosis, ctx.assumptions
@@ -67,6 +69,7 @@ def answer(snapshot: Snapshot, question: Question) -> list[ObjectAnswer]:
     """One answer per object the question is about, in the listing's order. A principal the
     snapshot holds nothing about gets every lock `unknown`, with why."""
     answers: list[ObjectAnswer] = []
+    shared = SharedWork()
     for object_key, view in _views(snapshot, question):
         if not view.target.principals:
             reason = _no_principal_reason(view)
@@ -74,7 +77,7 @@ def answer(snapshot: Snapshot, question: Question) -> list[ObjectAnswer]:
             diagnosis = PrincipalDiagnosis(principal=question.principal, locks=locks)
             answers.append(ObjectAnswer(question, object_key, diagnosis, [reason]))
             continue
-        diagnosis, notes = analyze_principal(view, view.target.principals[0])
+        diagnosis, notes = analyze_principal(view, view.target.principals[0], shared)
         answers.append(ObjectAnswer(question, object_key, diagnosis, notes))
     return answers
 
@@ -94,11 +97,12 @@ def analyze_snapshot(snapshot: Snapshot | SnapshotView) -> Diagnosis:
         if same in answered:
             continue
         answered.add(same)
+        shared = SharedWork()
         for _, view in _views(snapshot, question):
             if not view.target.principals:
                 _add(notes, [_no_principal_reason(view)])
                 continue
-            diagnosis, assumptions = analyze_principal(view, view.target.principals[0])
+            diagnosis, assumptions = analyze_principal(view, view.target.principals[0], shared)
             principals.append(diagnosis)
             # Assumptions are worded for the whole run, so several principals share one note.
             _add(notes, assumptions)

@@ -12,6 +12,7 @@ from typing import Any
 
 from kmsdoctor.analyze.context import Authorization, RequestContext
 from kmsdoctor.analyze.model import LockResult
+from kmsdoctor.analyze.object_class import SharedWork
 from kmsdoctor.lock_catalogue import LockName
 from kmsdoctor.policy import evaluate_access, parse_policy
 from kmsdoctor.policy.model import (
@@ -269,7 +270,37 @@ def _vpc_endpoint_layer(ctx: RequestContext) -> PolicyLayer:
     return layer
 
 
-def gather_policies(ctx: RequestContext) -> PolicySet:
+def gather_policies(ctx: RequestContext, shared: SharedWork | None = None) -> PolicySet:
+    """The policies of every layer for this principal. With `shared` (the objects of one
+    question), layers read from the same facts are gathered and compiled once: nothing changes
+    a PolicySet once gathered."""
+    if shared is None:
+        return _gather_policies(ctx)
+    snapshot = ctx.snapshot
+    source, target = snapshot.source, snapshot.target
+    facts = (
+        id(ctx.principal),
+        id(source.bucket),
+        id(ctx.key.policy) if ctx.key is not None else None,
+        id(source.organization),
+        id(target.organization),
+        id(source.rcps),
+        id(target.scps),
+        id(target.vpc_endpoints),
+        ctx.caller_account,
+        ctx.resource_account,
+        ctx.region,
+        ctx.entity_name,
+    )
+    found = shared.policy_sets.get(facts)
+    if found is None:
+        found = _gather_policies(ctx)
+        shared.policy_sets[facts] = found
+        shared.views.append(snapshot)  # keeps the ids above from being reused
+    return found
+
+
+def _gather_policies(ctx: RequestContext) -> PolicySet:
     snapshot = ctx.snapshot
     principal = ctx.principal
     bucket = snapshot.source.bucket
@@ -416,8 +447,10 @@ def _inputs_for(
     )
 
 
-def evaluate_principal(ctx: RequestContext) -> PrincipalEvaluation:
-    policies = gather_policies(ctx)
+def evaluate_principal(
+    ctx: RequestContext, shared: SharedWork | None = None
+) -> PrincipalEvaluation:
+    policies = gather_policies(ctx, shared)
     grants_fetched = ctx.key.grants if ctx.key is not None else None
     grants_unknown = None
     grants: list[Grant] = []

@@ -97,8 +97,10 @@ def relevant_statements(
 ) -> list[StatementTrace]:
     """The statements worth showing for a layer decision.
 
-    Allowed or explicitly denied: the statements that decided. Implicitly denied: the near
-    misses — Allow statements whose action matched, so the reader sees what almost worked.
+    Allowed or explicitly denied: the statements that decided — only those of the policies
+    whose own decision is the layer's (an explicit deny is the Deny statements, never another
+    policy's Allow). Implicitly denied: the near misses — Allow statements whose action
+    matched, so the reader sees what almost worked.
     """
     shown: list[StatementTrace] = []
     for result in results:
@@ -106,7 +108,7 @@ def relevant_statements(
             for trace in result.statements:
                 if trace.effect == "Allow" and trace.action_matched:
                     shown.append(trace)
-        else:
+        elif result.decision is decision:
             shown.extend(result.deciding)
     # Closest first: statements that name the caller (a condition or the resource failed) before
     # those about someone else, such as the key policy's statement for A's own root.
@@ -243,7 +245,7 @@ def evaluate_policy_layer(
     lock: LockName,
     layer: PolicyLayer,
     what: str,
-    unknown_note: str = "",
+    unknown_note: Callable[[], str] | str = "",
 ) -> LockResult:
     """A lock decided by one policy layer, over the requests the catalogue says it decides."""
     if not layer.takes_part:
@@ -265,8 +267,10 @@ def evaluate_policy_layer(
     evidence = LockEvidence(requests=[o.evidence for o in outcomes])
     if layer.is_unknown and status != "explicit_deny":
         reason = "; ".join(layer.unknown_reasons)
-        if unknown_note:
-            reason += f". {unknown_note}"
+        # The note (with its show commands) is only worded when it is said: a callable.
+        note = unknown_note() if callable(unknown_note) else unknown_note
+        if note:
+            reason += f". {note}"
         return LockResult("unknown", reason, evidence)
 
     deciding = [o.sentence for o in outcomes if o.status == status]
@@ -399,10 +403,15 @@ class CeilingLock(Lock):
     how: str  # how to look at it yourself; the catalogue's show commands follow
 
     def evaluate(self, ev: PrincipalEvaluation) -> LockResult:
-        commands = show_current(ev.ctx, self.name)
-        how = self.how + (": " + " and ".join(commands) if commands else "")
-        note = _CEILING_NOTE.format(what=self.noun, how=how)
         layer = ev.policies.by_lock()[self.name]
+        if not layer.takes_part:
+            return LockResult("not_applicable", layer.not_part_reason)
+
+        def note() -> str:
+            commands = show_current(ev.ctx, self.name)
+            how = self.how + (": " + " and ".join(commands) if commands else "")
+            return _CEILING_NOTE.format(what=self.noun, how=how)
+
         return evaluate_policy_layer(ev, self.name, layer, self.describe(ev.ctx), note)
 
 

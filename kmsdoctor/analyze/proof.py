@@ -34,6 +34,7 @@ from kmsdoctor.analyze.model import (
     LockResult,
     verdict_of_locks,
 )
+from kmsdoctor.analyze.object_class import SharedWork, object_class
 from kmsdoctor.analyze.whatif import with_policy
 from kmsdoctor.arn import account_of, name_of
 from kmsdoctor.snapshot import EntityInfo, Fetched, NamedPolicy, PrincipalInfo, Snapshot
@@ -115,6 +116,12 @@ def _stand_in_results(snapshot: Snapshot, stand_in: StandIn) -> dict[str, LockRe
     return lock_results(view, stand_in.principal)
 
 
+def _statuses(results: dict[str, LockResult]) -> dict[str, LockResult]:
+    """The statuses alone: what the stand-ins' comparisons read, and all that is the same for
+    every object of a class (reasons name the object)."""
+    return {name: LockResult(result.status, "") for name, result in results.items()}
+
+
 def target_words(target: FixTarget) -> str:
     kind = target.kind
     if kind == "key_policy":
@@ -144,31 +151,102 @@ class _Prover:
     """Proves the fixes of one principal; the stand-ins' answers before any change are computed
     once, and a patched document shared by several fixes is re-analysed once."""
 
-    def __init__(self, snapshot: Snapshot, principal: PrincipalInfo, locks: dict[str, LockResult]):
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        principal: PrincipalInfo,
+        locks: dict[str, LockResult],
+        memo: SharedWork | None = None,
+    ):
         self.snapshot = snapshot
         self.principal = principal
         self.locks = locks
+        self.memo = memo
         self.role_word = "user" if principal.kind == "user" else "role"
         self._stand_ins: list[StandIn] | None = None
         self._before: list[dict[str, LockResult]] = []
         self._done: dict[tuple[Any, ...], tuple[bool, str]] = {}
+        # The stand-ins' locks on the last patched snapshot: _gained and _others_sentence
+        # both read them, so each patched document is evaluated once per stand-in.
+        self._after: tuple[Snapshot, list[dict[str, LockResult]]] | None = None
+        self._classes: dict[Any, Any] = {}  # the view's object class, by patch
 
     def stand_ins_before(self) -> list[tuple[StandIn, dict[str, LockResult]]]:
+        """Each stand-in with its lock statuses before any change."""
         if self._stand_ins is None:
             self._stand_ins = stand_ins(self.snapshot, self.principal)
-            self._before = [_stand_in_results(self.snapshot, s) for s in self._stand_ins]
+            self._before = [self._statuses_of(self.snapshot, s, None) for s in self._stand_ins]
         return list(zip(self._stand_ins, self._before, strict=True))
+
+    def stand_ins_after(
+        self, changed: Snapshot, patch: tuple[Any, ...]
+    ) -> list[tuple[StandIn, dict[str, LockResult], dict[str, LockResult]]]:
+        """Each stand-in with its lock statuses before and after the change."""
+        before = self.stand_ins_before()
+        if self._after is None or self._after[0] is not changed:
+            after = [self._statuses_of(changed, s, patch) for s, _ in before]
+            self._after = (changed, after)
+        return [
+            (stand_in, was, now)
+            for (stand_in, was), now in zip(before, self._after[1], strict=True)
+        ]
+
+    def _principal_after(
+        self, changed: Snapshot, principal: PrincipalInfo, patch: tuple[Any, ...]
+    ) -> dict[str, LockResult]:
+        """This principal's lock statuses with the patch: once per class of objects."""
+        if self.memo is None:
+            return _statuses(lock_results(changed, principal))
+        key = (self.principal.arn, id(self.principal), patch[:2], self._class_of(patch))
+        found = self.memo.statuses.get(key)
+        if found is None:
+            found = _statuses(lock_results(changed, principal))
+            self.memo.statuses[key] = found
+        return found
+
+    def _class_of(self, patch: tuple[Any, ...] | None) -> Any:
+        """The view's object class, with the patched document among its policies."""
+        assert self.memo is not None
+        patch_key = patch[:2] if patch is not None else None
+        if patch_key not in self._classes:
+            extra = [STAND_IN_POLICY] + ([patch[2]] if patch is not None else [])
+            self._classes[patch_key] = object_class(self.snapshot, extra, self.memo.judged)
+            if len(self._classes) == 1:
+                self.memo.views.append(self.snapshot)
+        return self._classes[patch_key]
+
+    def _statuses_of(
+        self, snapshot: Snapshot, stand_in: StandIn, patch: tuple[Any, ...] | None
+    ) -> dict[str, LockResult]:
+        """A stand-in's lock statuses on `snapshot` (the view, or the view with the patch):
+        computed once per class of objects no policy tells apart. The class is taken from the
+        unpatched view, with the patched document among the policies it reads."""
+        if self.memo is None:
+            return _statuses(_stand_in_results(snapshot, stand_in))
+        patch_key = patch[:2] if patch is not None else None
+        key = (stand_in.principal.arn, stand_in.outsider, patch_key, self._class_of(patch))
+        found = self.memo.statuses.get(key)
+        if found is None:
+            found = _statuses(_stand_in_results(snapshot, stand_in))
+            self.memo.statuses[key] = found
+        return found
 
     def prove(
         self, lock: str, target: FixTarget, patched: Any, findings: list[Finding]
     ) -> tuple[bool, str]:
-        key = (lock, target, json.dumps(patched, sort_keys=True, default=str))
+        text = json.dumps(patched, sort_keys=True, default=str)
+        key = (lock, target, text)
         if key not in self._done:
-            self._done[key] = self._prove(lock, target, patched, findings)
+            self._done[key] = self._prove(lock, target, patched, findings, (target, text, patched))
         return self._done[key]
 
     def _prove(
-        self, lock: str, target: FixTarget, patched: Any, findings: list[Finding]
+        self,
+        lock: str,
+        target: FixTarget,
+        patched: Any,
+        findings: list[Finding],
+        patch: tuple[Any, ...],
     ) -> tuple[bool, str]:
         words = f"re-analysed with the patched {target_words(target)}"
         changed = with_policy(self.snapshot, target, patched)
@@ -177,19 +255,28 @@ class _Prover:
         )
         if principal is None:  # pragma: no cover - with_policy keeps every principal
             return False, f"not verified: {words}, but {self.principal.arn} was not found"
-        after = lock_results(changed, principal)
+        # The statuses decide; a reason is read (from this object's own results) only when the
+        # text quotes it, so objects of one class share the statuses.
+        after = self._principal_after(changed, principal, patch)
+        with_reasons: list[dict[str, LockResult]] = []
+
+        def reason_of(name: str) -> str:
+            if not with_reasons:
+                with_reasons.append(lock_results(changed, principal))
+            return _first_sentence(with_reasons[0][name].reason)
+
         before_status = self.locks[lock].status if lock in self.locks else "not_applicable"
         after_lock = after.get(lock)
         if after_lock is not None and after_lock.status in DENY_STATUSES:
-            reason = _first_sentence(after_lock.reason)
+            reason = reason_of(lock)
             return False, f"not verified: {words}, {lock} stays {after_lock.status} ({reason})"
         if after_lock is not None and after_lock.status == "unknown":
-            reason = _first_sentence(after_lock.reason)
+            reason = reason_of(lock)
             return False, f"not verified: {words}, {lock} would be unknown ({reason})"
         shut_before = set(_shut(self.locks))
         newly_shut = [name for name in _shut(after) if name not in shut_before]
         if newly_shut:
-            reasons = "; ".join(f"{n}: {_first_sentence(after[n].reason)}" for n in newly_shut)
+            reasons = "; ".join(f"{n}: {reason_of(n)}" for n in newly_shut)
             return False, f"not verified: {words}, it would shut {reasons}"
         verdict = verdict_of_locks(after)
         undecided = [
@@ -200,7 +287,7 @@ class _Prover:
             return False, (
                 f"not verified: {words}, {', '.join(newly_undecided)} could no longer be decided"
             )
-        gained = self._gained(changed, lock)
+        gained = self._gained(changed, patch, lock)
         if gained:
             return False, f"not verified: {words}, it would also let {gained} through"
         opened = before_status in DENY_STATUSES
@@ -212,16 +299,14 @@ class _Prover:
         elif verdict == "unknown":
             # Already undecided before the change: not the fix's doing, but the reader must know.
             text += "; the verdict would then be unknown: " + "; ".join(
-                f"{name} could not be decided ({_first_sentence(after[name].reason)})"
-                for name in undecided
+                f"{name} could not be decided ({reason_of(name)})" for name in undecided
             )
-        return True, text + "; " + self._others_sentence(changed, lock)
+        return True, text + "; " + self._others_sentence(changed, patch, lock)
 
-    def _gained(self, changed: Snapshot, lock: str) -> str:
+    def _gained(self, changed: Snapshot, patch: tuple[Any, ...], lock: str) -> str:
         """Stand-ins the patched document lets through where they were refused before."""
         who: list[str] = []
-        for stand_in, before in self.stand_ins_before():
-            after = _stand_in_results(changed, stand_in)
+        for stand_in, before, after in self.stand_ins_after(changed, patch):
             verdict_gained = (
                 verdict_of_locks(before) != "allow" and verdict_of_locks(after) == "allow"
             )
@@ -231,13 +316,12 @@ class _Prover:
                 who.append(stand_in.who)
         return ", ".join(who)
 
-    def _others_sentence(self, changed: Snapshot, lock: str) -> str:
+    def _others_sentence(self, changed: Snapshot, patch: tuple[Any, ...], lock: str) -> str:
         """What the same request from each stand-in does at this lock, before and after."""
         stayed_denied: list[str] = []
         closed: list[str] = []
         still_open: list[str] = []
-        for stand_in, before in self.stand_ins_before():
-            after = _stand_in_results(changed, stand_in)
+        for stand_in, before, after in self.stand_ins_after(changed, patch):
             was_open = _passes(before, lock)
             now_open = _passes(after, lock)
             if was_open and now_open:
@@ -279,9 +363,12 @@ def prove_fixes(
     principal: PrincipalInfo,
     locks: dict[str, LockResult],
     findings: list[Finding],
+    memo: SharedWork | None = None,
 ) -> None:
-    """Fill in `verified` and `verification` on every fix of this principal's findings."""
-    prover = _Prover(snapshot, principal, locks)
+    """Fill in `verified` and `verification` on every fix of this principal's findings.
+    `memo`, shared by the objects of one question, lets objects that no policy tells apart
+    share the stand-ins' statuses (each object still gets its own proof for its principal)."""
+    prover = _Prover(snapshot, principal, locks, memo)
     for finding in findings:
         fix = finding.fix
         if fix is None:

@@ -8,6 +8,7 @@ read *what it says*, by the same statement index the traces carry.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from typing import Any
 
@@ -61,11 +62,17 @@ def has_conditions(statement: dict[str, Any]) -> bool:
     return isinstance(condition, dict) and bool(condition)
 
 
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_ACCOUNT_ROOT = re.compile(r"arn:aws[\w-]*:iam::(\d{12}):root")
+
+
+# Cached: the rules ask about the same few principals of a policy for every object.
+@functools.lru_cache(maxsize=4096)
 def is_account_root(principal: str) -> str | None:
     """The account id when the principal is an account (`123…` or `arn:aws:iam::123…:root`)."""
-    if re.fullmatch(r"\d{12}", principal):
+    if _ACCOUNT_ID.fullmatch(principal):
         return principal
-    match = re.fullmatch(r"arn:aws[\w-]*:iam::(\d{12}):root", principal)
+    match = _ACCOUNT_ROOT.fullmatch(principal)
     return match.group(1) if match else None
 
 

@@ -188,3 +188,32 @@ def test_bucket_policy_explicit_deny_outside_vpc_shuts_bucket_policy():
     assert '"DenyOutsideVpc"' in kd202.detail
     assert "aws:SourceVpce" in kd202.detail
     assert kd202.fix.statement["Sid"] == "DenyOutsideVpc"
+
+
+def test_deny_in_a_managed_policy_is_named_not_the_allow_of_the_inline_policy():
+    """The incident: the role's inline policy allows kms:Decrypt, and a managed policy attached
+    to it by the platform team denies it outside the team's keys. The identity lock said
+    "explicitly denied by DecryptWithPlatformKey in inline policy ReadCuratedLake" — the Allow —
+    and on-call went looking in the wrong policy. The reason and the evidence name the Deny."""
+    deny = {
+        "Sid": "DenyKeysOfOtherTeams",
+        "Effect": "Deny",
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:ResourceTag/team": "bi"}},
+    }
+    principal = make_principal(
+        inline={"ReadCuratedLake": identity_policy(READ_LAKE_STATEMENT, decrypt_statement())},
+        attached={"PlatformGuardrails": identity_policy(deny)},
+    )
+    result = only(diagnose(make_snapshot(principals=[principal])))
+    identity = result.locks["identity"]
+    assert identity.status == "explicit_deny"
+    assert "explicitly denied by DenyKeysOfOtherTeams in managed policy PlatformGuardrails" in (
+        identity.reason
+    )
+    assert "DecryptWithPlatformKey" not in identity.reason
+    kms = next(r for r in identity.evidence.requests if r.action == "kms:Decrypt")
+    assert [(s.policy, s.statement, s.effect) for s in kms.statements] == [
+        ("managed policy PlatformGuardrails", "DenyKeysOfOtherTeams", "Deny")
+    ]
