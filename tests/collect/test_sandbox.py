@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.helpers.signals import default_sigint
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV_WITHOUT_CREDENTIALS = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "LANG": "C.UTF-8"}
 
@@ -86,6 +88,7 @@ def test_serve_keeps_a_server_whose_pasted_lines_and_role_arn_profiles_work(tmp_
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     try:
         assert process.stdout is not None

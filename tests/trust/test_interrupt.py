@@ -21,6 +21,7 @@ from moto.server import ThreadedMotoServer
 
 from bench.delay_proxy import DelayProxy, handler_for
 from moto_fixtures.sandbox import free_port
+from tests.helpers.signals import default_sigint
 
 # Each request is held this long: far longer than the bound on stopping below, so a process
 # that waits for its calls in flight cannot pass by luck.
@@ -92,6 +93,7 @@ def _interrupt_when(args: list[str], env: dict[str, str], ready) -> tuple[int, s
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     try:
         _wait_for(ready, timeout_s=60)
