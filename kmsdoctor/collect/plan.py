@@ -308,36 +308,6 @@ class _Collection:
                 return _Bounded(client(self.sessions[profile], known, region), self.slots[known])
         raise ValueError(f"the planner makes no {service} client")
 
-    def _clients_to_make(self) -> list[tuple[str | None, str]]:
-        """Every client a run of the two-account shorthand will need (but a KMS client for a key
-        in another Region), the first calls' first.
-
-        Making a client is CPU work under the GIL, and the first client of each service parses
-        its model (EC2's: 100-200 ms). Made on first use, that work fell inside the AWS phase,
-        between an answer and the call waiting for it: the KMS client was made after HeadObject
-        answered, behind EC2's (one lock), and DescribeKey waited for both. Made before the first
-        call, it costs the same CPU once, and the calls then follow their answers.
-        """
-        pair = self.plan.pair
-        assert pair is not None
-        resource_side: list[str | None] = [pair.resource]
-        caller_side: list[str | None] = [pair.caller]
-        wanted: list[tuple[str | None, str]] = []
-        wanted += [(profile, "sts") for profile in self._profiles_to_open()]
-        wanted += [(profile, "s3") for profile in resource_side]
-        wanted += [(profile, "iam") for profile in caller_side]
-        wanted += [(profile, "kms") for profile in resource_side]
-        wanted += [(profile, "organizations") for profile in resource_side + caller_side]
-        wanted += [(profile, "ec2") for profile in caller_side]
-        return list(dict.fromkeys(wanted))
-
-    def make_clients(self) -> None:
-        for profile, service in self._clients_to_make():
-            # Each service named literally: the read-only scan (tests/trust) checks them.
-            for known in ("sts", "s3", "iam", "kms", "organizations", "ec2"):
-                if known == service:
-                    self.client(profile, known)
-
     def label(self, profile: str | None) -> str:
         return profile_label(self.sessions[profile])
 
@@ -682,12 +652,9 @@ class _Collection:
         principals = list(dict.fromkeys(q.principal for q in questions))
         profiles = self._profiles_to_open()
 
-        if self.plan.pair is not None:
-            # The shorthand (diagnose, collect): the collection is the command's first AWS work,
-            # so its clients are made before its first call. A plan of many accounts (pipeline,
-            # who-can) starts after other calls are answered: there its clients are made on first
-            # use, beside the calls already in flight, instead of holding all of them back.
-            self.make_clients()
+        # Clients are made on first use, beside the calls already in flight. Made all before the
+        # first call (tried for the two-account shorthand), the first request went out ~300 ms
+        # later on an idle machine and the whole run took longer (docs/trust.md).
         with worker_pool(_CHAIN_WORKERS) as pool, worker_pool(SERVICE_LIMITS["s3"]) as heads:
             identity_fs = [pool.submit(self.identity, p) for p in profiles]
             started: list[Future[Any]] = []
