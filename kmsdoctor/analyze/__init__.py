@@ -2,15 +2,23 @@
 
 collect → snapshot → (probe) → analyze → report. This package knows nothing of boto3 or the CLI:
 it reads a `Snapshot`, asks the policy engine, and returns a `Diagnosis` (see model.py). Every
-command calls `answer` or `analyze_snapshot` (api.py).
+command calls `answer`, `answer_by_class` or `analyze_snapshot` (api.py).
 """
 
 from __future__ import annotations
 
-from kmsdoctor.analyze.api import ObjectAnswer, analyze_principal, analyze_snapshot, answer
+from kmsdoctor.analyze.api import (
+    ClassAnswer,
+    ObjectAnswer,
+    analyze_principal,
+    analyze_snapshot,
+    answer,
+    answer_by_class,
+)
 from kmsdoctor.analyze.model import Diagnosis, Finding, LockResult, PrincipalDiagnosis
 
 __all__ = [
+    "ClassAnswer",
     "Diagnosis",
     "Finding",
     "LockResult",
@@ -19,4 +27,5 @@ __all__ = [
     "analyze_principal",
     "analyze_snapshot",
     "answer",
+    "answer_by_class",
 ]

@@ -1,7 +1,9 @@
 """The one analysis API every command calls: a snapshot and a question in, answers out.
 
 `answer(snapshot, question)` answers one question: one `ObjectAnswer` per object (one for a
-key or a bucket, one per listed object for a prefix). `analyze_snapshot(snapshot)` answers the
+key or a bucket, one per listed object for a prefix). `answer_by_class(snapshot, question)`
+answers it once per class of objects that no policy can tell apart (object_class.py): what a
+check over a prefix of thousands of objects groups anyway. `analyze_snapshot(snapshot)` answers the
 snapshot's own questions — what `diagnose` and `analyze` print. Both read the snapshot through
 `Snapshot.view`, the single-question shape the locks and rules know, built from the shared
 facts. No boto3 or CLI import here.
@@ -9,6 +11,7 @@ facts. No boto3 or CLI import here.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from kmsdoctor.analyze import reconcile as reconciliation
@@ -22,7 +25,7 @@ from kmsdoctor.analyze.model import (
     LockResult,
     PrincipalDiagnosis,
 )
-from kmsdoctor.analyze.object_class import SharedWork
+from kmsdoctor.analyze.object_class import SharedWork, object_class
 from kmsdoctor.analyze.proof import prove_fixes
 from kmsdoctor.analyze.rules import run_probe_rules, run_rules
 from kmsdoctor.arn import iam_entity_key
@@ -36,6 +39,18 @@ class ObjectAnswer:
     object_key: str | None  # the object answered for; None: the bucket alone (no key given)
     diagnosis: PrincipalDiagnosis
     notes: list[str] = field(default_factory=list)  # assumptions made for this answer
+
+
+@dataclass
+class ClassAnswer:
+    """Objects of one question that no policy can tell apart, answered once. Each would get the
+    same verdict, lock statuses and findings; `diagnosis` is the first object's, and its text
+    names that object."""
+
+    question: Question
+    object_keys: list[str | None]  # in the listing's order; the first is the one analysed
+    diagnosis: PrincipalDiagnosis
+    notes: list[str] = field(default_factory=list)
 
 
 def analyze_principal(
@@ -71,15 +86,45 @@ def answer(snapshot: Snapshot, question: Question) -> list[ObjectAnswer]:
     answers: list[ObjectAnswer] = []
     shared = SharedWork()
     for object_key, view in _views(snapshot, question):
-        if not view.target.principals:
-            reason = _no_principal_reason(view)
-            locks = {name: LockResult("unknown", reason) for name in LOCK_NAMES}
-            diagnosis = PrincipalDiagnosis(principal=question.principal, locks=locks)
-            answers.append(ObjectAnswer(question, object_key, diagnosis, [reason]))
-            continue
-        diagnosis, notes = analyze_principal(view, view.target.principals[0], shared)
+        diagnosis, notes = _answer_view(view, question, shared)
         answers.append(ObjectAnswer(question, object_key, diagnosis, notes))
     return answers
+
+
+def answer_by_class(snapshot: Snapshot, question: Question) -> list[ClassAnswer]:
+    """`answer`, with the objects no policy can tell apart analysed once: one `ClassAnswer` per
+    class, in the order of each class's first object."""
+    classes: dict[Hashable, ClassAnswer] = {}
+    shared = SharedWork()
+    for object_key, view in _views(snapshot, question):
+        same = _class_of(view, shared)
+        if same is not None and same in classes:
+            classes[same].object_keys.append(object_key)
+            continue
+        diagnosis, notes = _answer_view(view, question, shared)
+        found = ClassAnswer(question, [object_key], diagnosis, notes)
+        classes[same if same is not None else ("its own", object_key)] = found
+    return list(classes.values())
+
+
+def _class_of(view: SnapshotView, shared: SharedWork) -> Hashable | None:
+    """The view's object class; None when its answer is its own: the probe's answers are
+    about one object, and a view without a principal is answered without analysis."""
+    if view.probes or not view.target.principals:
+        return None
+    # The class names facts by identity: the view is kept alive while `shared` is.
+    shared.views.append(view)
+    return object_class(view, (), shared.judged)
+
+
+def _answer_view(
+    view: SnapshotView, question: Question, shared: SharedWork
+) -> tuple[PrincipalDiagnosis, list[str]]:
+    if not view.target.principals:
+        reason = _no_principal_reason(view)
+        locks = {name: LockResult("unknown", reason) for name in LOCK_NAMES}
+        return PrincipalDiagnosis(principal=question.principal, locks=locks), [reason]
+    return analyze_principal(view, view.target.principals[0], shared)
 
 
 def analyze_snapshot(snapshot: Snapshot | SnapshotView) -> Diagnosis:

@@ -1,11 +1,12 @@
 """`kmsdoctor check`: a validated check file in, a `CheckReport` out.
 
     check file ─> questions ─> one CollectionPlan ─> collect_facts (each fact read once)
-               ─> answer() per question ─> grouped by outcome ─> probe one object per group
+               ─> answer_by_class() per question ─> grouped by outcome ─> probe one object per group
                ─> results
 
 - Every expectation becomes questions (principal × key or prefix × operation). Questions that
-  repeat across expectations are collected and answered once.
+  repeat across expectations are collected and answered once, and the objects of a prefix that
+  no policy tells apart are analysed once (analyze/object_class.py).
 - `readers`/`writers`: every role and user of the `[accounts]` is listed (one
   GetAccountAuthorizationDetails walk per account, as `who-can` lists them) and asked the
   same question; the listed principals' facts are added to the snapshot, not read again.
@@ -237,7 +238,7 @@ def _answer_every_question(
     snapshot: Snapshot, checks: CheckFile, asked: dict[int, list[str]]
 ) -> dict[Question, list[ObjectOutcome]]:
     """Each distinct question answered once, however many expectations ask it."""
-    from kmsdoctor.analyze import answer
+    from kmsdoctor.analyze import answer_by_class
 
     outcomes: dict[Question, list[ObjectOutcome]] = {}
     for expectation in checks.expectations:
@@ -245,10 +246,18 @@ def _answer_every_question(
             question = question_of(expectation, principal)
             if question in outcomes:
                 continue
-            outcomes[question] = [
-                ObjectOutcome(principal, found.object_key, found.diagnosis, tuple(found.notes))
-                for found in answer(snapshot, question)
-            ]
+            # Objects no policy tells apart are analysed once and share that diagnosis: the
+            # outcome groups are the same, and each group's diagnosis is still its first
+            # object's (a class's first object comes first in its group).
+            by_object: dict[str | None, ObjectOutcome] = {}
+            for found in answer_by_class(snapshot, question):
+                notes = tuple(found.notes)
+                for object_key in found.object_keys:
+                    by_object[object_key] = ObjectOutcome(
+                        principal, object_key, found.diagnosis, notes
+                    )
+            order = snapshot.object_keys(question) or list(by_object)
+            outcomes[question] = [by_object[key] for key in order if key in by_object]
     return outcomes
 
 

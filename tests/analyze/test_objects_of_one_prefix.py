@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kmsdoctor.analyze import answer, proof
+from kmsdoctor.analyze import answer, answer_by_class, proof
 from kmsdoctor.analyze.api import analyze_principal
 from kmsdoctor.analyze.object_class import _pattern_treats_objects_alike
 from kmsdoctor.questions import Question
@@ -181,3 +181,85 @@ def test_the_answers_are_json_identical_whatever_is_shared():
     first = [json.dumps(a.diagnosis.to_dict(), sort_keys=True) for a in answer(snapshot, question)]
     again = [json.dumps(a.diagnosis.to_dict(), sort_keys=True) for a in answer(snapshot, question)]
     assert first == again
+
+
+# -- answer_by_class: what `check` calls for a prefix ------------------------------------------
+
+
+def outcome(diagnosis: dict[str, Any]) -> tuple[Any, ...]:
+    """What a check groups objects by: verdict, each lock's status, the finding codes."""
+    statuses = tuple(sorted((name, lock["status"]) for name, lock in diagnosis["locks"].items()))
+    codes = tuple(sorted(finding["code"] for finding in diagnosis["findings"]))
+    return diagnosis["verdict"], statuses, codes
+
+
+def classes_agree_with_alone(snapshot: Snapshot, question: Question) -> list[list[str | None]]:
+    """Every object of every class gets, analysed alone, its class's outcome; the class's
+    diagnosis is its first object's, word for word. Returns the classes' object keys."""
+    classes = answer_by_class(snapshot, question)
+    assert sorted(k for c in classes for k in c.object_keys) == sorted(KEYS)
+    for found in classes:
+        first = found.object_keys[0]
+        assert found.diagnosis.to_dict() == alone(snapshot, question, first or "")
+        for object_key in found.object_keys:
+            assert outcome(alone(snapshot, question, object_key or "")) == outcome(
+                found.diagnosis.to_dict()
+            )
+    return [found.object_keys for found in classes]
+
+
+def test_a_prefix_no_policy_tells_apart_is_analysed_once():
+    """The BI incident over 12 objects under one key: one class, one analysis."""
+    snapshot, question = prefix_snapshot(key=make_key(policy=KEY_POLICY_WITHOUT_THE_ROLE))
+    assert classes_agree_with_alone(snapshot, question) == [KEYS]
+
+
+def test_a_bucket_policy_deny_on_some_objects_splits_the_prefix_in_two_classes():
+    """A Deny on part-01* in the bucket policy: the ten objects it misses are one class, the two
+    it matches another, each answered as when analysed alone."""
+    deny = {
+        "Sid": "DenyLateParts",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"{BUCKET_ARN}/{PREFIX}part-01*",
+    }
+    snapshot, question = prefix_snapshot(
+        bucket_policy_doc=bucket_policy(allow_role_read_statement(), deny),
+        key=make_key(policy=KEY_POLICY_WITHOUT_THE_ROLE),
+    )
+    assert classes_agree_with_alone(snapshot, question) == [KEYS[:10], KEYS[10:]]
+
+
+def test_an_identity_policy_naming_part_of_the_prefix_splits_it_where_it_matches():
+    """The role may read part-00? objects only (a Resource naming part of the prefix): allowed
+    and refused objects fall in two classes, whatever their order in the listing."""
+    scoped = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{BUCKET_ARN}/{PREFIX}part-00?.parquet",
+            },
+            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY_ARN},
+        ],
+    }
+    principal = make_principal(
+        ROLE_ARN, session_arn=None, source="role_arn", inline={"Scoped": scoped}
+    )
+    snapshot, question = prefix_snapshot()
+    snapshot.principals[ROLE_ARN] = principal
+    classes = classes_agree_with_alone(snapshot, question)
+    assert classes == [KEYS[:10], KEYS[10:]]
+    verdicts = [found.diagnosis.verdict for found in answer_by_class(snapshot, question)]
+    assert verdicts == ["allow", "deny"]
+
+
+def test_an_encryption_context_condition_makes_each_object_its_own_class():
+    condition = {
+        "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{BUCKET_ARN}/{PREFIX}part-00*"}
+    }
+    policy = key_policy(allow_role_decrypt_statement(condition=condition))
+    snapshot, question = prefix_snapshot(key=make_key(policy=policy))
+    assert classes_agree_with_alone(snapshot, question) == [[key] for key in KEYS]
