@@ -32,6 +32,8 @@ from kmsdoctor.arn import iam_entity_key
 from kmsdoctor.questions import Question
 from kmsdoctor.snapshot import PrincipalInfo, Snapshot, SnapshotView, listing_id
 
+NOT_PROVEN = "not proven: this command shows no fix (kmsdoctor diagnose proves it)"
+
 
 @dataclass
 class ObjectAnswer:
@@ -54,10 +56,15 @@ class ClassAnswer:
 
 
 def analyze_principal(
-    view: SnapshotView, principal: PrincipalInfo, shared: SharedWork | None = None
+    view: SnapshotView,
+    principal: PrincipalInfo,
+    shared: SharedWork | None = None,
+    prove: bool = True,
 ) -> tuple[PrincipalDiagnosis, list[str]]:
     """The locks and findings for one principal of a view, and the assumptions made for it.
-    `shared`: what the objects of one question may share (object_class.SharedWork)."""
+    `shared`: what the objects of one question may share (object_class.SharedWork). `prove`:
+    False for a command that shows no fix (who-can): the fixes are then left unproven, and
+    say so."""
     # Stages, each run once: the locks; the policy rules (which only read the locks); the
     # reconciliation with the probe's answers and the probe rules reading it; the proof of each
     # fix (the analysis re-run with the patched policy, see proof.py).
@@ -74,19 +81,26 @@ def analyze_principal(
     rec = reconciliation.reconcile(ev)
     if rec is not None:
         findings = run_probe_rules(ev, rec, findings)
-    prove_fixes(view, principal, locks, findings, shared)
+    if prove:
+        prove_fixes(view, principal, locks, findings, shared)
+    else:
+        for finding in findings:
+            if finding.fix is not None:
+                finding.fix.verified = False
+                finding.fix.verification = NOT_PROVEN
     diagnosis = PrincipalDiagnosis(principal=principal.arn, locks=locks, findings=findings)
     reconciliation.apply_reconciliation(diagnosis, rec)
     return diagnosis, ctx.assumptions
 
 
-def answer(snapshot: Snapshot, question: Question) -> list[ObjectAnswer]:
+def answer(snapshot: Snapshot, question: Question, *, prove: bool = True) -> list[ObjectAnswer]:
     """One answer per object the question is about, in the listing's order. A principal the
-    snapshot holds nothing about gets every lock `unknown`, with why."""
+    snapshot holds nothing about gets every lock `unknown`, with why. `prove=False`: the fixes
+    are not proven (see analyze_principal)."""
     answers: list[ObjectAnswer] = []
     shared = SharedWork()
     for object_key, view in _views(snapshot, question):
-        diagnosis, notes = _answer_view(view, question, shared)
+        diagnosis, notes = _answer_view(view, question, shared, prove)
         answers.append(ObjectAnswer(question, object_key, diagnosis, notes))
     return answers
 
@@ -118,13 +132,13 @@ def _class_of(view: SnapshotView, shared: SharedWork) -> Hashable | None:
 
 
 def _answer_view(
-    view: SnapshotView, question: Question, shared: SharedWork
+    view: SnapshotView, question: Question, shared: SharedWork, prove: bool = True
 ) -> tuple[PrincipalDiagnosis, list[str]]:
     if not view.target.principals:
         reason = _no_principal_reason(view)
         locks = {name: LockResult("unknown", reason) for name in LOCK_NAMES}
         return PrincipalDiagnosis(principal=question.principal, locks=locks), [reason]
-    return analyze_principal(view, view.target.principals[0], shared)
+    return analyze_principal(view, view.target.principals[0], shared, prove)
 
 
 def analyze_snapshot(snapshot: Snapshot | SnapshotView) -> Diagnosis:

@@ -49,6 +49,14 @@ STAND_IN_POLICY: dict[str, Any] = {
         }
     ],
 }
+# The fix targets that are the principal's own documents (whatif.with_policy changes them on
+# the principals that hold them, never on a stand-in).
+PRINCIPAL_DOCUMENTS = (
+    "role_inline_policy",
+    "user_inline_policy",
+    "managed_policy",
+    "permissions_boundary",
+)
 # Accounts for the stand-ins outside the caller's account: any ids that are neither A nor B.
 SPARE_ACCOUNTS = ("444455556666", "777788889999", "123456789012")
 
@@ -184,7 +192,12 @@ class _Prover:
         """Each stand-in with its lock statuses before and after the change."""
         before = self.stand_ins_before()
         if self._after is None or self._after[0] is not changed:
-            after = [self._statuses_of(changed, s, patch) for s, _ in before]
+            if patch[0].kind in PRINCIPAL_DOCUMENTS:
+                # The stand-ins attach none of the principal's documents (their one policy is
+                # STAND_IN_POLICY): a patch of those leaves their answers as they were.
+                after = [was for _, was in before]
+            else:
+                after = [self._statuses_of(changed, s, patch) for s, _ in before]
             self._after = (changed, after)
         return [
             (stand_in, was, now)

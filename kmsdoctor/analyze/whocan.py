@@ -306,7 +306,8 @@ def who_can(
     for account_id in readable:
         for principal in listed[account_id].value or []:
             question = Question(principal.arn, bucket, key, None, operation)
-            for answered in answer_question(facts, question):
+            # who-can shows the first shut lock and its code, never a fix: no proofs.
+            for answered in answer_question(facts, question, prove=False):
                 answers.append(principal_answer(principal, answered.diagnosis))
                 _add_notes(notes, answered.notes)
     answers.sort(key=_listing_order)

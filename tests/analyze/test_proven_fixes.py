@@ -325,3 +325,44 @@ def finding_target(kind: str):
     from kmsdoctor.analyze.model import FixTarget
 
     return FixTarget(kind, BUCKET_ARN)  # type: ignore[arg-type]
+
+
+def test_an_identity_fix_is_proven_without_re_analysing_the_stand_ins_after_it(monkeypatch):
+    """The role lacks kms:Decrypt in its own inline policy (KD1xx). The stand-ins hold none of
+    the role's documents, so patching that policy cannot move them: the proof analyses them once
+    (before), and the role once with the patch — four re-analyses, not seven — and its text
+    still says where the stand-ins stand."""
+    from kmsdoctor.analyze import proof
+
+    seen: list[str] = []
+    real = proof.lock_results
+
+    def counting(snapshot, principal):
+        seen.append(principal.arn)
+        return real(snapshot, principal)
+
+    monkeypatch.setattr(proof, "lock_results", counting)
+    without_decrypt = identity_policy(
+        {
+            "Sid": "ReadCuratedLake",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{BUCKET_ARN}/*",
+        }
+    )
+    snapshot = make_snapshot(principals=[make_principal(inline={"Lake": without_decrypt})])
+    principal = only(diagnose(snapshot))
+    fixes = [f.fix for f in principal.findings if f.lock == "identity" and f.fix is not None]
+    assert len(fixes) == 1 and fixes[0].target.kind == "role_inline_policy"
+    assert fixes[0].verified, fixes[0].verification
+    assert "from another account" in fixes[0].verification
+    assert _after(snapshot, fixes[0]).verdict == "allow"
+    assert seen.count(ROLE_ARN) == 1 and len(seen) == 4
+    # The stand-ins re-analysed after the patch, as before this shortcut: the same words.
+    monkeypatch.setattr(proof, "PRINCIPAL_DOCUMENTS", ())
+    seen.clear()
+    again = only(diagnose(snapshot))
+    assert len(seen) == 7
+    assert [f.fix.verification for f in again.findings if f.fix] == [
+        f.fix.verification for f in principal.findings if f.fix
+    ]
