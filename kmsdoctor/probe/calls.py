@@ -56,7 +56,7 @@ def skipped(principal_arn: str, operation: str, why: str) -> ProbeCall:
 
 def who_am_i(clients: Clients, principal_arn: str, region: str) -> ProbeCall:
     sts = clients.sts(region)
-    result = call(sts, "GetCallerIdentity")
+    result = clients.read_once(("sts:GetCallerIdentity",), lambda: call(sts, "GetCallerIdentity"))
     if not result.ok:
         return recorded(principal_arn, result)
     assert result.response is not None
@@ -68,7 +68,10 @@ def describe_key(clients: Clients, principal_arn: str, subject: ProbeSubject) ->
     if subject.key_arn is None:
         return skipped(principal_arn, "kms:DescribeKey", f"not run: {subject.why_no_key}")
     kms = clients.kms(subject.key_region)
-    result = call(kms, "DescribeKey", KeyId=subject.key_arn)
+    key_arn = subject.key_arn
+    result = clients.read_once(
+        ("kms:DescribeKey", key_arn), lambda: call(kms, "DescribeKey", KeyId=key_arn)
+    )
     if not result.ok:
         return recorded(principal_arn, result)
     assert result.response is not None
@@ -86,7 +89,11 @@ def head_object(clients: Clients, principal_arn: str, subject: ProbeSubject) -> 
     if subject.object_key is None:
         return skipped(principal_arn, "s3:HeadObject", "not run: no object key was given")
     s3 = clients.s3(subject.s3_region)
-    result = call(s3, "HeadObject", Bucket=subject.bucket, Key=subject.object_key)
+    bucket, object_key = subject.bucket, subject.object_key
+    result = clients.read_once(
+        ("s3:HeadObject", bucket, object_key),
+        lambda: call(s3, "HeadObject", Bucket=bucket, Key=object_key),
+    )
     return recorded(principal_arn, result, "S3 half only: HEAD is authorised as s3:GetObject")
 
 

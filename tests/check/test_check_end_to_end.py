@@ -360,3 +360,44 @@ def add_lake_admin_in_a(box) -> str:
         ],
     }
     return add_role(box, A, "CuratedLakeAdmin", read)
+
+
+def test_a_role_probed_on_one_object_twice_reads_who_it_is_and_the_key_once(
+    sandbox, aws_faults, tmp_path
+):
+    """BI reads the sales prefix and may write its first object: two probes as the role on
+    sales/2026/q1.parquet (read and write). What they share as that identity — who it is, the
+    key, the object's head — is asked once; each probe keeps its own answer."""
+    box = sandbox(SCENARIO)
+    aws_faults.answer_probes(box)
+    checks = f"""\
+[accounts]
+"{A}" = "a"
+"{B}" = "b"
+
+[[expect]]
+principal = "{role("BIAnalyticsRole")}"
+bucket = "datalake-curated-a"
+prefix = "sales/2026/q"
+access = "allow"
+
+[[expect]]
+principal = "{role("BIAnalyticsRole")}"
+bucket = "datalake-curated-a"
+key = "sales/2026/q1.parquet"
+operation = "write"
+access = "deny"
+"""
+    built = Counter(aws_faults.calls)
+    result, _ = run_check(tmp_path, "--format", "json", checks=checks)
+    document = json.loads(result.stdout)
+    calls = Counter(aws_faults.calls) - built
+    notes = [note for r in document["results"] for note in r["notes"]]
+    assert notes.count("probed as the principal on sales/2026/q1.parquet") == 1
+    assert notes.count("probed as the principal") == 1  # the write, on its key
+    assert calls["sts:AssumeRole"] == 1
+    assert calls["s3:GetObject"] == 1  # the read's one byte; a write is never probed
+    # The collection reads each object's head and the key once; the probes add one HEAD and
+    # one DescribeKey as the role, not one per probe.
+    assert calls["s3:HeadObject"] == 3 + 1
+    assert calls["kms:DescribeKey"] == 1 + 1
