@@ -242,8 +242,25 @@ def share_model_loader(session: boto3.Session) -> None:
         botocore_session = session._session
         if _shared_loader is None:
             _shared_loader = botocore_session.get_component("data_loader")
+            _list_services_once(_shared_loader)
         else:
             botocore_session.register_component("data_loader", _shared_loader)
+
+
+def _list_services_once(loader: Any) -> None:
+    """The loader lists the services it knows (a directory walk, ~20 ms) once per model type and
+    caches it, but threads that ask before the first listing is cached each walk the
+    directories: at the start of a collection, dozens of calls paging their first results did
+    so side by side. With this lock the first thread walks them and the others wait for its
+    cached answer."""
+    listing = loader.list_available_services
+    lock = threading.Lock()
+
+    def list_available_services(type_name: str) -> Any:
+        with lock:
+            return listing(type_name)
+
+    loader.list_available_services = list_available_services
 
 
 def profile_label(session: boto3.Session) -> str:

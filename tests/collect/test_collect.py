@@ -505,3 +505,41 @@ def test_scenario_builds_and_collects_the_key_its_object_uses(name, sandbox, run
             assert key is not None and key.found_on == "object" and key.metadata.is_ok
         else:
             assert key is None
+
+
+def test_threads_paging_their_first_results_together_walk_the_service_models_once(monkeypatch):
+    """At the start of a collection, many calls ask botocore's model loader at once which
+    services it knows (a walk of its data directories, cached only once it finishes): the
+    collection walked them once per thread, seconds of CPU on a pipeline of four accounts. The
+    shared loader walks them once per model type however many threads ask together."""
+    import botocore.loaders
+
+    loader = botocore.session.get_session().get_component("data_loader")
+    walks: list[str] = []
+    real_listdir = botocore.loaders.os.listdir
+    search_paths = [str(path) for path in loader.search_paths]
+
+    def counting_listdir(path):
+        if str(path) in search_paths:  # a walk lists each search path once
+            walks.append(str(path))
+        return real_listdir(path)
+
+    monkeypatch.setattr(botocore.loaders.os, "listdir", counting_listdir)
+    aws._list_services_once(loader)
+    threads = 16
+    together = threading.Barrier(threads)
+    answers: list[list[str]] = []
+
+    def ask() -> None:
+        together.wait()
+        answers.append(loader.list_available_services("paginators-1"))
+
+    workers = [threading.Thread(target=ask) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    existing = [path for path in search_paths if Path(path).is_dir()]
+    assert len(walks) == len(existing)  # one walk, not one per thread
+    assert len(answers) == threads and all(answer == answers[0] for answer in answers)
+    assert "s3" in answers[0]
