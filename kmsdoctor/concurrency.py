@@ -1,11 +1,17 @@
 """`worker_pool`: the thread pool every stage that calls AWS concurrently uses (the collectors,
-the probe, the CloudTrail lookup). No AWS library is imported here."""
+the probe, the CloudTrail lookup); `Once`: a value per key computed by the first thread that
+asks (a fact read once, a probe call made once per identity). No AWS library is imported here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 @contextmanager
@@ -24,3 +30,32 @@ def worker_pool(max_workers: int) -> Iterator[ThreadPoolExecutor]:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+class Once(Generic[K, V]):
+    """A value per key, computed once by the first thread that asks; the others wait for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._futures: dict[K, Future[V]] = {}
+
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        with self._lock:
+            future = self._futures.get(key)
+            mine = future is None
+            if future is None:
+                future = Future()
+                self._futures[key] = future
+        if mine:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:
+                future.set_exception(exc)
+                raise
+        return future.result()
+
+    def items(self) -> Iterator[tuple[K, V]]:
+        with self._lock:
+            futures = list(self._futures.items())
+        for key, future in futures:
+            yield key, future.result()

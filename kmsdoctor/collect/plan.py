@@ -22,7 +22,7 @@ Every AWS call goes through a per-service limit (`SERVICE_LIMITS`) and the tenac
 account no profile reads has its facts `unknown`, naming the account a profile would settle.
 
 Concurrency without deadlock: a fact needed by several chains is computed by the first thread
-that needs it (`_Once`), the others wait for that running thread; pool tasks never wait for a
+that needs it (`Once`), the others wait for that running thread; pool tasks never wait for a
 task that might still be queued.
 """
 
@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import boto3
 
@@ -94,7 +94,7 @@ from kmsdoctor.collect.tags import (
     read_object_tags,
     tests_condition_key,
 )
-from kmsdoctor.concurrency import worker_pool
+from kmsdoctor.concurrency import Once, worker_pool
 from kmsdoctor.errors import UsageError
 from kmsdoctor.questions import Question
 from kmsdoctor.snapshot import (
@@ -116,9 +116,6 @@ from kmsdoctor.snapshot import (
     listing_id,
     no_profile_error,
 )
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 # Calls in flight at once, per service (across all profiles). S3 is where a prefix fans out;
 # kmsdoctor.aws keeps as many connections per client.
@@ -168,35 +165,6 @@ class CollectionPlan:
 def collect_facts(plan: CollectionPlan) -> Snapshot:
     """Read every fact the plan's questions need, once, into a schema v2 Snapshot."""
     return _Collection(plan).run()
-
-
-class _Once(Generic[K, V]):
-    """A value per key, computed once by the first thread that asks; the others wait for it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._futures: dict[K, Future[V]] = {}
-
-    def get(self, key: K, compute: Callable[[], V]) -> V:
-        with self._lock:
-            future = self._futures.get(key)
-            mine = future is None
-            if future is None:
-                future = Future()
-                self._futures[key] = future
-        if mine:
-            try:
-                future.set_result(compute())
-            except BaseException as exc:
-                future.set_exception(exc)
-                raise
-        return future.result()
-
-    def items(self) -> Iterator[tuple[K, V]]:
-        with self._lock:
-            futures = list(self._futures.items())
-        for key, future in futures:
-            yield key, future.result()
 
 
 class _Bounded:
@@ -256,27 +224,27 @@ class _Collection:
         self.slots = {
             service: threading.BoundedSemaphore(limit) for service, limit in SERVICE_LIMITS.items()
         }
-        self._clients: _Once[tuple[str | None, str, str], Any] = _Once()
-        self.identities: _Once[str | None, CallResult] = _Once()
-        self.listed_buckets: _Once[str | None, CallResult] = _Once()
-        self.owners: _Once[str, tuple[str, Any]] = _Once()  # bucket -> (account, profile)
-        self.buckets: _Once[str, BucketFacts] = _Once()
-        self.fallback_keys: _Once[str, None] = _Once()
-        self.objects: _Once[str, ObjectFacts] = _Once()
-        self.listings: _Once[str, tuple[PrefixListing, dict[str, Fetched[str]]]] = _Once()
-        self.keys: _Once[str, KeyInfo] = _Once()
+        self._clients: Once[tuple[str | None, str, str], Any] = Once()
+        self.identities: Once[str | None, CallResult] = Once()
+        self.listed_buckets: Once[str | None, CallResult] = Once()
+        self.owners: Once[str, tuple[str, Any]] = Once()  # bucket -> (account, profile)
+        self.buckets: Once[str, BucketFacts] = Once()
+        self.fallback_keys: Once[str, None] = Once()
+        self.objects: Once[str, ObjectFacts] = Once()
+        self.listings: Once[str, tuple[PrefixListing, dict[str, Fetched[str]]]] = Once()
+        self.keys: Once[str, KeyInfo] = Once()
         # AWS's answers about a key, by (reader, Region, reference): shared by an object's key
         # and a bucket default's when both name the same key ARN.
-        self.key_reads: _Once[tuple[Any, str, str], KeyReads] = _Once()
-        self.requested_key: _Once[str, CallResult] = _Once()
-        self.principals: _Once[str, PrincipalInfo] = _Once()
-        self.entities: _Once[str, PrincipalInfo] = _Once()  # by iam_entity_key
-        self.managed: _Once[tuple[str, str], Fetched[NamedPolicy]] = _Once()
-        self.organizations: _Once[
+        self.key_reads: Once[tuple[Any, str, str], KeyReads] = Once()
+        self.requested_key: Once[str, CallResult] = Once()
+        self.principals: Once[str, PrincipalInfo] = Once()
+        self.entities: Once[str, PrincipalInfo] = Once()  # by iam_entity_key
+        self.managed: Once[tuple[str, str], Fetched[NamedPolicy]] = Once()
+        self.organizations: Once[
             tuple[str, PolicyType], tuple[Fetched[Organization], Fetched[list[PolicyLevel]]]
-        ] = _Once()
-        self.organization_trees: _Once[str, OrganizationTree] = _Once()
-        self.vpc_endpoints: _Once[str, Any] = _Once()
+        ] = Once()
+        self.organization_trees: Once[str, OrganizationTree] = Once()
+        self.vpc_endpoints: Once[str, Any] = Once()
 
     # --- profiles, sessions, clients -------------------------------------------------------
 

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kmsdoctor.aws import AwsCallFailed, assume_role, client, session_for
-from kmsdoctor.concurrency import worker_pool
+from kmsdoctor.concurrency import Once, worker_pool
 from kmsdoctor.probe.subject import ProbePrincipal
 from kmsdoctor.snapshot import CallError
 
@@ -45,25 +44,13 @@ class Clients:
         self.session = session
         self._lock = threading.Lock()
         self._made: dict[tuple[str, str], Any] = {}
-        self._answers: dict[tuple[str, ...], Future[Any]] = {}
+        self._answers: Once[tuple[str, ...], Any] = Once()
 
     def read_once(self, call_key: tuple[str, ...], make_call: Callable[[], Any]) -> Any:
         """A read-only call's answer as this identity, made once however many probes of one run
         ask it (`check` probes a principal on several objects under one key: one
         GetCallerIdentity and one DescribeKey of that key, not one per object)."""
-        with self._lock:
-            future = self._answers.get(call_key)
-            mine = future is None
-            if future is None:
-                future = Future()
-                self._answers[call_key] = future
-        if mine:
-            try:
-                future.set_result(make_call())
-            except BaseException as exc:
-                future.set_exception(exc)
-                raise
-        return future.result()
+        return self._answers.get(call_key, make_call)
 
     def sts(self, region: str) -> Any:
         return self._once("sts", region, lambda: client(self.session, "sts", region))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kmsdoctor.analyze import answer, answer_by_class, proof
+from kmsdoctor.analyze import answer, answer_by_class
 from kmsdoctor.analyze.api import analyze_principal
 from kmsdoctor.analyze.object_class import _pattern_treats_objects_alike
 from kmsdoctor.questions import Question
@@ -31,6 +31,7 @@ from tests.analyze.factories import (
     make_principal,
     make_snapshot,
 )
+from tests.helpers.proofs import count_re_analyses
 
 PREFIX = "sales/2026/"
 KEYS = [f"{PREFIX}part-{n:03}.parquet" for n in range(12)]
@@ -65,15 +66,7 @@ def alone(snapshot: Snapshot, question: Question, object_key: str) -> dict[str, 
 
 def evaluations_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every re-analysis the proofs make, by the principal analysed."""
-    seen: list[str] = []
-    real = proof.lock_results
-
-    def counting(snapshot, principal):
-        seen.append(principal.arn)
-        return real(snapshot, principal)
-
-    monkeypatch.setattr(proof, "lock_results", counting)
-    return seen
+    return count_re_analyses(monkeypatch)
 
 
 def answers_equal_alone(snapshot: Snapshot, question: Question) -> list[dict[str, Any]]:
@@ -85,6 +78,14 @@ def answers_equal_alone(snapshot: Snapshot, question: Question) -> list[dict[str
 
 
 KEY_POLICY_WITHOUT_THE_ROLE = key_policy()
+# A Deny on the last two objects of the prefix (part-010, part-011).
+DENY_LATE_PARTS = {
+    "Sid": "DenyLateParts",
+    "Effect": "Deny",
+    "Principal": "*",
+    "Action": "s3:GetObject",
+    "Resource": f"{BUCKET_ARN}/{PREFIX}part-01*",
+}
 
 
 def test_key_policy_missing_the_role_proves_the_fix_once_for_a_prefix(monkeypatch):
@@ -126,15 +127,8 @@ def test_a_key_policy_condition_on_part_of_the_prefix_is_proven_object_by_object
 def test_a_bucket_policy_deny_on_some_objects_is_not_shared_with_the_others():
     """A Deny on sales/2026/part-01* in the bucket policy: two objects are refused at the bucket
     policy and the rest fail at the key policy; each gets its own lock and proof."""
-    deny = {
-        "Sid": "DenyLateParts",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:GetObject",
-        "Resource": f"{BUCKET_ARN}/{PREFIX}part-01*",
-    }
     snapshot, question = prefix_snapshot(
-        bucket_policy_doc=bucket_policy(allow_role_read_statement(), deny),
+        bucket_policy_doc=bucket_policy(allow_role_read_statement(), DENY_LATE_PARTS),
         key=make_key(policy=KEY_POLICY_WITHOUT_THE_ROLE),
     )
     answers = answers_equal_alone(snapshot, question)
@@ -217,15 +211,8 @@ def test_a_prefix_no_policy_tells_apart_is_analysed_once():
 def test_a_bucket_policy_deny_on_some_objects_splits_the_prefix_in_two_classes():
     """A Deny on part-01* in the bucket policy: the ten objects it misses are one class, the two
     it matches another, each answered as when analysed alone."""
-    deny = {
-        "Sid": "DenyLateParts",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:GetObject",
-        "Resource": f"{BUCKET_ARN}/{PREFIX}part-01*",
-    }
     snapshot, question = prefix_snapshot(
-        bucket_policy_doc=bucket_policy(allow_role_read_statement(), deny),
+        bucket_policy_doc=bucket_policy(allow_role_read_statement(), DENY_LATE_PARTS),
         key=make_key(policy=KEY_POLICY_WITHOUT_THE_ROLE),
     )
     assert classes_agree_with_alone(snapshot, question) == [KEYS[:10], KEYS[10:]]

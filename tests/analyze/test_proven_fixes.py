@@ -32,6 +32,7 @@ from tests.analyze.factories import (
     make_snapshot,
     only,
 )
+from tests.helpers.proofs import count_re_analyses
 
 ORG_DENY = {
     "Sid": "DenyOutsideOrg",
@@ -334,14 +335,7 @@ def test_an_identity_fix_is_proven_without_re_analysing_the_stand_ins_after_it(m
     still says where the stand-ins stand."""
     from kmsdoctor.analyze import proof
 
-    seen: list[str] = []
-    real = proof.lock_results
-
-    def counting(snapshot, principal):
-        seen.append(principal.arn)
-        return real(snapshot, principal)
-
-    monkeypatch.setattr(proof, "lock_results", counting)
+    seen = count_re_analyses(monkeypatch)
     without_decrypt = identity_policy(
         {
             "Sid": "ReadCuratedLake",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from bench import whocan_bench
+from tests.helpers.proofs import count_re_analyses
 
 
 def test_the_bench_account_mixes_readers_and_each_kind_of_refusal():
@@ -25,17 +26,10 @@ def test_who_can_proves_no_fix_it_does_not_show(monkeypatch):
     """who-can names each refused principal's first shut lock and code, never a fix: over an
     account of 40 principals it re-analyses nothing for proofs, and its answers are the ones
     the full analysis (proofs included) gives."""
-    from kmsdoctor.analyze import answer, proof
+    from kmsdoctor.analyze import answer
     from kmsdoctor.questions import Question
 
-    re_analyses: list[str] = []
-    real = proof.lock_results
-
-    def counting(snapshot, principal):
-        re_analyses.append(principal.arn)
-        return real(snapshot, principal)
-
-    monkeypatch.setattr(proof, "lock_results", counting)
+    re_analyses = count_re_analyses(monkeypatch)
     result, _seconds = whocan_bench.run(roles=32, users=8)
     assert re_analyses == []
     refused = [p for p in result.principals if p.verdict == "deny"]
