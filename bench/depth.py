@@ -4,8 +4,10 @@ when it made the next one.
 Each thread carries a depth. An AWS API call (each page and retry, as botocore sends them) gets
 the calling thread's depth + 1 and raises the thread to it; a task submitted to a thread pool
 starts at its submitter's depth, and `Future.result()` raises the waiting thread to the depth the
-task ended at. So two independent calls made one after the other by one thread count as a chain
-of two: accidental serialisation shows. The count does not depend on timing, so tests may assert
+task ended at — or, for a future set by hand (`kmsdoctor.concurrency.Once`: a fact read by the
+first thread that asks while the others wait for it), the depth of the thread that set it. So
+two independent calls made one after the other by one thread count as a chain of two:
+accidental serialisation shows. The count does not depend on timing, so tests may assert
 it on a busy machine; `make bench` uses it to turn wall time into a ratio.
 """
 
@@ -57,10 +59,13 @@ class DepthTracer:
         future_class = concurrent.futures.Future
         client_class = botocore.client.BaseClient
         submit, result = pool.submit, future_class.result
+        set_result, set_exception = future_class.set_result, future_class.set_exception
         make_api_call = client_class._make_api_call
         self._originals = {
             "submit": (pool, submit),
             "result": (future_class, result),
+            "set_result": (future_class, set_result),
+            "set_exception": (future_class, set_exception),
             "_make_api_call": (client_class, make_api_call),
         }
         records, lock = self.records, self._lock
@@ -86,6 +91,20 @@ class DepthTracer:
                 if hasattr(future_self, "_bench_depth"):
                     _raise_to(future_self._bench_depth["depth"])
 
+        def mark_setter(future_self: Any) -> None:
+            # A pool task's future carries its own end depth (traced_submit); any other future
+            # carries the depth of the thread that set it.
+            if not hasattr(future_self, "_bench_depth"):
+                future_self._bench_depth = {"depth": _current()}
+
+        def traced_set_result(future_self: Any, value: Any) -> None:
+            mark_setter(future_self)
+            set_result(future_self, value)
+
+        def traced_set_exception(future_self: Any, exception: Any) -> None:
+            mark_setter(future_self)
+            set_exception(future_self, exception)
+
         def traced_call(client_self: Any, operation_name: str, api_params: Any) -> Any:
             operation = f"{client_self.meta.service_model.service_name}:{operation_name}"
             depth, chain = _current()
@@ -99,6 +118,8 @@ class DepthTracer:
 
         pool.submit = traced_submit
         future_class.result = traced_result
+        future_class.set_result = traced_set_result
+        future_class.set_exception = traced_set_exception
         client_class._make_api_call = traced_call
         return self
 

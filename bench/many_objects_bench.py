@@ -105,9 +105,13 @@ def _moto_head_ms(sandbox: BenchSandbox, bucket: str, threads: int, requests: in
 
 def collect_in_child(plan_json: str) -> None:
     """The child: collect_facts for the plan, traced; prints {depth, chain, seconds}."""
+    import gc
+
+    from kmsdoctor.cli import _GC_THRESHOLDS
     from kmsdoctor.collect import CollectionPlan, ProfilePair, collect_facts
     from kmsdoctor.questions import Question
 
+    gc.set_threshold(*_GC_THRESHOLDS)  # as the CLI runs (kmsdoctor/cli.py main)
     raw = json.loads(plan_json)
     plan = CollectionPlan(
         [Question(**q) for q in raw["questions"]],

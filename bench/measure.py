@@ -147,6 +147,7 @@ class Measurement:
     trace: Trace
     cli_cpu_s: float  # the CLI process's CPU time (median)
     moto_cpu_s: float  # the moto server's CPU time during a run (median)
+    aws_phase_cpu_s: float = 0.0  # the CLI's CPU time within its AWS phase (median)
 
     @property
     def depth(self) -> int:
@@ -188,6 +189,7 @@ def measure(
         trace=trace,
         cli_cpu_s=statistics.median(run.cpu_s for run in measured),
         moto_cpu_s=statistics.median(run.moto_cpu_s for run in measured),
+        aws_phase_cpu_s=statistics.median(run.aws_phase_cpu_s for run in measured),
     )
 
 
@@ -201,6 +203,9 @@ def cpu_lines(m: Measurement) -> list[str]:
         f"collection, analysis), moto {moto_ms:.1f} ms per request (median of {m.runs})",
         f"  moto's floor         {floor * 1000:7.0f} ms   calls x moto's CPU per request + depth "
         "x delay",
+        f"  kmsdoctor CPU in the AWS phase {m.aws_phase_cpu_s * 1000:5.0f} ms   "
+        f"({m.aws_phase_cpu_s / m.aws_phase_s:.0%} of it; its Python threads run one at a time, "
+        "so the phase lasts at least this long)",
     ]
 
 

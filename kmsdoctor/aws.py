@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from tenacity import (
 )
 
 from kmsdoctor import __version__
+from kmsdoctor.concurrency import Once
 from kmsdoctor.errors import UsageError
 from kmsdoctor.logs import AWS_LOGGER
 from kmsdoctor.redact import redact
@@ -247,6 +249,21 @@ def share_model_loader(session: boto3.Session) -> None:
             botocore_session.register_component("data_loader", _shared_loader)
 
 
+def _load_models(services: Iterable[str]) -> None:
+    """Parse these services' models into the shared loader's cache (what making a client of
+    each would parse). A model that cannot be loaded is left for the client that needs it."""
+    loader = _shared_loader
+    if loader is None:
+        return
+    try:
+        loader.load_data("partitions")
+        for service in services:
+            loader.load_service_model(service, "service-2")
+            loader.load_service_model(service, "endpoint-rule-set-1")
+    except bce.BotoCoreError:
+        return
+
+
 def _list_services_once(loader: Any) -> None:
     """The loader lists the services it knows (a directory walk, ~20 ms) once per model type and
     caches it, but threads that ask before the first listing is cached each walk the
@@ -289,6 +306,78 @@ def client(session: boto3.Session, service: str, region: str | None = None) -> A
     new_client.meta.events.register("before-call", _refuse_unlisted_operations(service))
     new_client._kmsdoctor_profile = label  # for one-line credential errors naming the profile
     return new_client
+
+
+class Sessions:
+    """One run's sessions, one per profile, and their clients, one per (profile, service,
+    Region), each made once however many threads ask for it.
+
+    Sessions are made here, in the calling thread (boto3 sessions are not thread-safe); clients
+    from any thread. `warm()` makes clients ahead of their first use in a background thread:
+    client creation is CPU under one lock (about 5 ms a client, plus a service model's first
+    parse: 60 ms for EC2's), so a command that waits on AWS before it knows its questions
+    (`pipeline` reads the definition first) makes them while that call is in flight instead of
+    one after another once the questions are known.
+    """
+
+    def __init__(self, profiles: Iterable[str | None], region: str | None) -> None:
+        self._sessions: dict[str | None, boto3.Session] = {}
+        self._clients: Once[tuple[str | None, str, str | None], Any] = Once()
+        self.open(profiles, region)
+
+    def open(self, profiles: Iterable[str | None], region: str | None) -> None:
+        """A session for each profile not opened yet (in the calling thread)."""
+        for profile in dict.fromkeys(profiles):
+            if profile not in self._sessions:
+                self._sessions[profile] = session_for(profile, region)
+
+    @property
+    def profiles(self) -> list[str | None]:
+        return list(self._sessions)
+
+    def session(self, profile: str | None) -> boto3.Session:
+        return self._sessions[profile]
+
+    def client(self, profile: str | None, service: str, region: str | None = None) -> Any:
+        session = self._sessions[profile]
+        region = region or session.region_name
+        # Each service named literally: the read-only scan (tests/trust) checks them. The
+        # lambda runs (in Once.get) before the loop moves on.
+        for known in (
+            "sts",
+            "s3",
+            "iam",
+            "organizations",
+            "ec2",
+            "kms",
+            "codepipeline",
+            "codebuild",
+        ):
+            if known == service:
+                return self._clients.get(
+                    (profile, known, region),
+                    lambda: client(session, known, region),  # noqa: B023
+                )
+        raise ValueError(f"kmsdoctor makes no {service} client")
+
+    def warm(self, wanted: Iterable[tuple[str | None, str, str | None]]) -> None:
+        """Make these (profile, service, Region) clients, in this order, in a daemon thread (a
+        run that ends early does not wait for it). A client the run asks for meanwhile is made
+        by whichever thread gets there first, once; a client that cannot be made is left for
+        the thread that needs it to report."""
+        wanted = list(wanted)
+
+        def make_all() -> None:
+            # The service models first, outside the client lock: a thread that needs a client of
+            # a service already parsed then never waits behind EC2's 60 ms parse.
+            _load_models(dict.fromkeys(service for _, service, _ in wanted))
+            for profile, service, region in wanted:
+                try:
+                    self.client(profile, service=service, region=region)  # a listed service
+                except Exception:
+                    continue
+
+        threading.Thread(target=make_all, name="kmsdoctor-warm", daemon=True).start()
 
 
 def _refuse_unlisted_operations(service: str):

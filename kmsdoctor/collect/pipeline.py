@@ -18,23 +18,18 @@ nothing can be asked without the definition (docs/pipeline.md, "Errors"):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-
 from kmsdoctor.arn import account_of
-from kmsdoctor.aws import call, call_pages, client, profile_label
+from kmsdoctor.aws import Sessions, call, call_pages, profile_label
 from kmsdoctor.collect.fetch import parallel
 from kmsdoctor.errors import EXIT_UNKNOWN, UsageError
 from kmsdoctor.pipeline.model import CodeBuildProject, Execution, PipelineDefinition
 
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
 LATEST = "latest"
-
-# Who can read an account: a boto3 session, or None when no --account-profile names one.
-SessionForAccount = Callable[[str], boto3.Session | None]
 
 
 class PipelineUndecidable(UsageError):
@@ -54,25 +49,28 @@ class PipelineFacts:
 
 
 def collect_pipeline(
-    session: boto3.Session,
+    sessions: Sessions,
+    profile: str | None,
     name: str,
     region: str | None,
-    session_for_account: SessionForAccount,
+    account_profiles: Mapping[str, str],
     execution: str | None = None,
 ) -> PipelineFacts:
-    """Read pipeline `name` with `session` (the pipeline account's profile); the CodeBuild
-    projects of other accounts with `session_for_account`; with `execution` ("latest" or an
-    execution id) the real artifact objects of that execution."""
+    """Read pipeline `name` through `profile` (the pipeline account's); the CodeBuild projects
+    of other accounts through their `account_profiles` (account id -> profile); with
+    `execution` ("latest" or an execution id) the real artifact objects of that execution."""
+    session = sessions.session(profile)
     region = region or session.region_name
     if not region:
         raise UsageError(
             f"no Region for profile {profile_label(session)!r}: pass --region or set one"
         )
-    codepipeline = client(session, "codepipeline", region)
+    codepipeline = sessions.client(profile, "codepipeline", region)
 
     def definition_and_projects() -> tuple[PipelineDefinition, dict[tuple[str, str], Any]]:
         definition = read_definition(codepipeline, name, region, profile_label(session))
-        return definition, read_projects(definition, session, session_for_account)
+        profiles = {**account_profiles, definition.account: profile}
+        return definition, read_projects(definition, sessions, profiles)
 
     def execution_objects() -> tuple[Execution | None, str | None]:
         if execution is None:
@@ -112,20 +110,18 @@ def read_definition(codepipeline: Any, name: str, region: str, label: str) -> Pi
 
 def read_projects(
     definition: PipelineDefinition,
-    pipeline_session: boto3.Session,
-    session_for_account: SessionForAccount,
+    sessions: Sessions,
+    account_profiles: Mapping[str, str | None],
 ) -> dict[tuple[str, str], CodeBuildProject | str]:
-    """Every CodeBuild project of the pipeline, one BatchGetProjects per account and Region."""
+    """Every CodeBuild project of the pipeline, one BatchGetProjects per account and Region,
+    each through its account's profile (an account with none: the projects are unknown)."""
     groups: dict[tuple[str, str], list[str]] = {}
     for project, account, region in definition.codebuild_projects():
         groups.setdefault((account, region), []).append(project)
     found: dict[tuple[str, str], CodeBuildProject | str] = {}
     tasks = []
     for (account, region), names in groups.items():
-        session = (
-            pipeline_session if account == definition.account else session_for_account(account)
-        )
-        if session is None:
+        if account not in account_profiles:
             reason = (
                 f"CodeBuild project(s) {', '.join(names)} live in account {account}, which no "
                 f"profile reads: pass --account-profile {account}=PROFILE"
@@ -133,9 +129,8 @@ def read_projects(
             for name in names:
                 found[(name, account)] = reason
             continue
-        tasks.append(
-            _batch_get_projects_task(client(session, "codebuild", region), account, region, names)
-        )
+        codebuild = sessions.client(account_profiles[account], "codebuild", region)
+        tasks.append(_batch_get_projects_task(codebuild, account, region, names))
     for answer in parallel(*tasks):
         found.update(answer)
     return found

@@ -31,12 +31,10 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-import boto3
 
 from kmsdoctor import __version__
 from kmsdoctor.arn import (
@@ -52,11 +50,10 @@ from kmsdoctor.aws import (
     CONNECTION_ERROR_CODES,
     MAX_POOL_CONNECTIONS,
     CallResult,
+    Sessions,
     call,
     call_pages,
-    client,
     profile_label,
-    session_for,
 )
 from kmsdoctor.collect.caller_account import (
     PrincipalRef,
@@ -162,9 +159,11 @@ class CollectionPlan:
                 raise UsageError(f"principal {question.principal!r} is not an IAM ARN")
 
 
-def collect_facts(plan: CollectionPlan) -> Snapshot:
-    """Read every fact the plan's questions need, once, into a schema v2 Snapshot."""
-    return _Collection(plan).run()
+def collect_facts(plan: CollectionPlan, sessions: Sessions | None = None) -> Snapshot:
+    """Read every fact the plan's questions need, once, into a schema v2 Snapshot. `sessions`:
+    the run's sessions and clients when the command already opened them (and maybe warmed its
+    clients); the plan's profiles it lacks are opened here."""
+    return FactCollection(plan, sessions).run()
 
 
 class _Bounded:
@@ -208,16 +207,20 @@ class _BoundedPaginator:
 _NO_PROFILE = object()  # an account no profile reads
 
 
-class _Collection:
-    """One run of the planner: sessions, clients, and the once-only facts."""
+class FactCollection:
+    """One run of the planner: sessions, clients, and the once-only facts.
 
-    def __init__(self, plan: CollectionPlan) -> None:
+    `collect_facts(plan)` is the usual way in. A command that learns its questions from AWS
+    first (`pipeline`) opens one with its profiles and no questions, starts
+    `read_profiles_ahead`, and calls `collect(plan)` once the questions are known.
+    """
+
+    def __init__(self, plan: CollectionPlan, sessions: Sessions | None = None) -> None:
         self.plan = plan
         self.questions = list(dict.fromkeys(plan.questions))
-        # boto3 sessions are not thread-safe: all made here, in the calling thread.
-        self.sessions: dict[str | None, boto3.Session] = {}
-        for profile in self._profiles_to_open():
-            self.sessions[profile] = session_for(profile, plan.region)
+        # boto3 sessions are not thread-safe: all opened here, in the calling thread.
+        self.sessions = sessions if sessions is not None else Sessions([], plan.region)
+        self.sessions.open(self._profiles_to_open(), plan.region)
         self.region = plan.region or self._region_of_sessions()
         if not self.region:
             raise UsageError("no Region: pass --region or set one in the source profile")
@@ -245,6 +248,7 @@ class _Collection:
         ] = Once()
         self.organization_trees: Once[str, OrganizationTree] = Once()
         self.vpc_endpoints: Once[str, Any] = Once()
+        self._ahead_pool: ThreadPoolExecutor | None = None  # read_profiles_ahead()
 
     # --- profiles, sessions, clients -------------------------------------------------------
 
@@ -256,7 +260,8 @@ class _Collection:
         return list(dict.fromkeys(profiles))
 
     def _region_of_sessions(self) -> str | None:
-        for session in self.sessions.values():
+        for profile in self._profiles_to_open():
+            session = self.sessions.session(profile)
             if session.region_name:
                 return session.region_name
         return None
@@ -273,11 +278,11 @@ class _Collection:
         # Each service named literally: the read-only scan (tests/trust) checks them.
         for known in ("s3", "kms", "iam", "organizations", "sts", "ec2"):
             if known == service:
-                return _Bounded(client(self.sessions[profile], known, region), self.slots[known])
+                return _Bounded(self.sessions.client(profile, known, region), self.slots[known])
         raise ValueError(f"the planner makes no {service} client")
 
     def label(self, profile: str | None) -> str:
-        return profile_label(self.sessions[profile])
+        return profile_label(self.sessions.session(profile))
 
     def identity(self, profile: str | None) -> CallerIdentity:
         """GetCallerIdentity needs no permission, so its failure is never a policy fact: the
@@ -591,11 +596,54 @@ class _Collection:
         if profile is _NO_PROFILE:
             return
         self.identity(profile)
+        self._caller_account_reads(account, profile)
+
+    def _caller_account_reads(self, account: str, profile: Any) -> None:
         # Independent reads: side by side, not one after the other.
         parallel(
             lambda: self.organization(account, profile, "SERVICE_CONTROL_POLICY"),
             lambda: self.endpoints(account, profile),
         )
+
+    # --- reads that need only a profile, started before the questions are known --------------
+
+    def read_profiles_ahead(self, profiles: list[str | None]) -> None:
+        """Start, in the background, what each profile's account needs whatever the questions:
+        its identity, its bucket list (which account owns a bucket), and, as the account of
+        principals, its SCP chain and VPC endpoints. A command that learns its questions from
+        AWS first (`pipeline` reads the definition) has these in flight meanwhile; `run()` then
+        finds each fact read, or being read, once."""
+        self._ahead_pool = ThreadPoolExecutor(
+            max_workers=max(1, len(profiles)), thread_name_prefix="kmsdoctor-ahead"
+        )
+        for profile in profiles:
+            self._ahead_pool.submit(self._profile_ahead, profile)
+
+    def _profile_ahead(self, profile: str | None) -> None:
+        def account_reads() -> None:
+            account = self.identity(profile).account
+            # The profile reads its own account unless the plan names another for it.
+            if self.plan.profiles.get(account, profile) == profile:
+                self._caller_account_reads(account, profile)
+
+        parallel(lambda: self._list_buckets(profile), account_reads)
+
+    def collect(self, plan: CollectionPlan) -> Snapshot:
+        """The snapshot for `plan`: this collection's Region, and its profiles (accounts
+        without one may be added)."""
+        if plan.region and plan.region != self.region:
+            raise ValueError(f"a collection in {self.region} cannot collect {plan.region}")
+        self.plan = plan
+        self.questions = list(dict.fromkeys(plan.questions))
+        self.sessions.open(self._profiles_to_open(), plan.region)
+        return self.run()
+
+    def close(self, failed: bool = False) -> None:
+        """Stop the reads started ahead: wait for them after a run, drop the queued ones (the
+        calls in flight end on their own) after a failure or Ctrl-C."""
+        pool, self._ahead_pool = self._ahead_pool, None
+        if pool is not None:
+            pool.shutdown(wait=not failed, cancel_futures=failed)
 
     def _caller_account_of(self, principal: str) -> tuple[str, Any]:
         pair = self.plan.pair
@@ -608,6 +656,15 @@ class _Collection:
     # --- the run ------------------------------------------------------------------------------
 
     def run(self) -> Snapshot:
+        try:
+            snapshot = self._run()
+        except BaseException:
+            self.close(failed=True)
+            raise
+        self.close()
+        return snapshot
+
+    def _run(self) -> Snapshot:
         questions = self.questions
         buckets = list(dict.fromkeys(q.bucket for q in questions))
         named = list(dict.fromkeys((q.bucket, q.key) for q in questions if q.key is not None))
@@ -770,14 +827,19 @@ class _Collection:
             return accounts[account]
 
         for (account, policy_type), (org, levels) in self.organizations.items():
-            facts = account_facts(account, self._reader_of(account))
+            reader = self.profile_of_account(account)
+            if reader is _NO_PROFILE:
+                continue  # read ahead for an account the questions turned out not to name
+            facts = account_facts(account, reader)
             facts.organization = org
             if policy_type == "SERVICE_CONTROL_POLICY":
                 facts.scps = levels
             else:
                 facts.rcps = levels
         for account, endpoints in self.vpc_endpoints.items():
-            account_facts(account, self._reader_of(account)).vpc_endpoints = endpoints
+            reader = self.profile_of_account(account)
+            if reader is not _NO_PROFILE:
+                account_facts(account, reader).vpc_endpoints = endpoints
 
         caller_account = None
         if self.plan.pair is not None:
@@ -796,11 +858,6 @@ class _Collection:
             caller_account=caller_account,
             kms_key=self.plan.kms_key,
         )
-
-    def _reader_of(self, account: str) -> str | None:
-        profile = self.profile_of_account(account)
-        assert profile is not _NO_PROFILE
-        return profile
 
 
 def _set_tags(facts: ObjectFacts, tags: Fetched[dict[str, str]]) -> None:

@@ -170,46 +170,65 @@ class PipelineReport:
 def run_pipeline(request: PipelineRequest) -> PipelineReport:
     """Read the pipeline and answer every artifact access (see the module docstring)."""
     from kmsdoctor.analyze import answer
-    from kmsdoctor.aws import session_for
+    from kmsdoctor.aws import Sessions
     from kmsdoctor.collect.pipeline import collect_pipeline
-    from kmsdoctor.collect.plan import CollectionPlan, collect_facts
+    from kmsdoctor.collect.plan import CollectionPlan, FactCollection
 
-    sessions: dict[str, Any] = {}
-
-    def session_for_account(account: str) -> Any:
-        profile = request.account_profiles.get(account)
-        if profile is None:
-            return None
-        if account not in sessions:
-            sessions[account] = session_for(profile, request.region)
-        return sessions[account]
-
-    tooling = session_for(request.source_profile, request.region)
-    facts = collect_pipeline(
-        tooling, request.name, request.region, session_for_account, request.execution
+    # Every profile is known before the first call: open them all; while the definition is
+    # read, make the clients the run needs next and read what each profile's account needs
+    # whatever the pipeline says (identity, bucket list, SCPs, VPC endpoints).
+    sessions = Sessions(
+        [request.source_profile, *request.account_profiles.values()], request.region
     )
-    definition = facts.definition
-    accesses = plan_accesses(definition, facts.projects, facts.execution, facts.execution_error)
-    questions = questions_for(accesses)
+    region = request.region or sessions.session(request.source_profile).region_name
+    if region:
+        # GetPipeline, then BatchGetProjects, is the run's first chain: its clients are made
+        # before any background work competes for the interpreter.
+        for service in ("codepipeline", "codebuild"):
+            sessions.client(request.source_profile, service, region)
+    sessions.warm(_clients_ahead(request.source_profile, sessions.profiles))
+    collection = None
+    if region:  # without one, collect_pipeline says so in one line
+        collection = FactCollection(
+            CollectionPlan(questions=[], profiles=dict(request.account_profiles), region=region),
+            sessions,
+        )
+        collection.read_profiles_ahead(sessions.profiles)
+    try:
+        facts = collect_pipeline(
+            sessions,
+            request.source_profile,
+            request.name,
+            request.region,
+            request.account_profiles,
+            request.execution,
+        )
+        definition = facts.definition
+        accesses = plan_accesses(definition, facts.projects, facts.execution, facts.execution_error)
+        questions = questions_for(accesses)
 
-    profiles: dict[str, str | None] = {definition.account: request.source_profile}
-    profiles.update(request.account_profiles)
-    notes: list[str] = []
-    for account in principals_by_account(accesses):
-        if account not in profiles:
-            profiles[account] = None
-            notes.append(
-                f"account {account} has no profile: its roles' identity policies are unknown; "
-                f"pass --account-profile {account}=PROFILE to settle them"
-            )
-    snapshot = collect_facts(
-        CollectionPlan(
+        profiles: dict[str, str | None] = {definition.account: request.source_profile}
+        profiles.update(request.account_profiles)
+        notes: list[str] = []
+        for account in principals_by_account(accesses):
+            if account not in profiles:
+                profiles[account] = None
+                notes.append(
+                    f"account {account} has no profile: its roles' identity policies are "
+                    f"unknown; pass --account-profile {account}=PROFILE to settle them"
+                )
+        plan = CollectionPlan(
             questions=questions,
             profiles=profiles,
             region=definition.region,
             max_objects=request.max_objects,
         )
-    )
+        assert collection is not None  # collect_pipeline found the same Region
+        snapshot = collection.collect(plan)
+    except BaseException:
+        if collection is not None:
+            collection.close(failed=True)
+        raise
     probes: list[Any] = []
     if request.probe and facts.execution is not None:
         from kmsdoctor.pipeline.probe import probe_artifacts
@@ -235,6 +254,20 @@ def run_pipeline(request: PipelineRequest) -> PipelineReport:
         execution_id=facts.execution.execution_id if facts.execution else None,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+
+
+def _clients_ahead(
+    pipeline_profile: str | None, profiles: list[str | None]
+) -> list[tuple[str | None, str, None]]:
+    """The clients the run needs after GetPipeline, in the order it needs them: the collection
+    planner's for every account (identity and bucket list, principals, organization, VPC
+    endpoints), then the pipeline account's KMS client for the artifact store's key. In each
+    session's Region: a pipeline or project in another Region makes its own."""
+    wanted: list[tuple[str | None, str, None]] = []
+    for service in ("sts", "s3", "iam", "organizations", "ec2"):
+        wanted += [(profile, service, None) for profile in profiles]
+    wanted.append((pipeline_profile, "kms", None))
+    return wanted
 
 
 def _probe_is_for(probe: Any, question: Question) -> bool:

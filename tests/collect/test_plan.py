@@ -256,7 +256,10 @@ def test_the_objects_key_costs_one_round_trip_after_its_head_not_two(sandbox, aw
         assert aws_faults.calls.count(operation) == 1, operation
     # the caller account's organization and VPC endpoints are read side by side
     assert depths_of(tracer, "ec2:DescribeVpcEndpoints") <= {1, 2}
-    assert tracer.depth == 2, " -> ".join(tracer.longest_chain)
+    # The longest chain is the caller's own: its role is learnt from GetCallerIdentity, then
+    # its inline policies are listed and read. The key adds nothing to it.
+    assert tracer.depth == 3, " -> ".join(tracer.longest_chain)
+    assert tracer.longest_chain[0] == "sts:GetCallerIdentity"
     key = snapshot.keys[box.key_arns["data"]]
     assert key.policy.is_ok and key.tags.is_ok and key.aliases.value == ["alias/datalake"]
 
@@ -307,7 +310,9 @@ def test_a_prefix_under_its_bucket_default_key_reads_the_key_beside_the_heads(sa
     for operation in KEY_READS:
         assert aws_faults.calls.count(operation) == 1, operation
         assert max(depths_of(tracer, operation)) <= 2, operation  # beside the heads, not after
-    assert tracer.depth == 2, " -> ".join(tracer.longest_chain)
+    # Nothing waits on the heads; the longest chain is the caller's own identity -> policies.
+    assert tracer.depth == 3, " -> ".join(tracer.longest_chain)
+    assert tracer.longest_chain[0] == "sts:GetCallerIdentity"
     assert list(snapshot.keys) == [box.key_arns["data"]]
 
 

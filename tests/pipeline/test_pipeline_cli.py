@@ -4,14 +4,17 @@ of reference 000, each saying which stage, action and principal breaks and which
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
 from moto_fixtures.pipeline import ACCOUNTS, PIPELINE, PIPELINE_SCENARIOS
 
-# GetPipeline -> BatchGetProjects -> (the fact store) GetCallerIdentity -> HeadObject ->
-# DescribeKey with GetKeyPolicy, ListGrants, ListAliases, ListResourceTags (the head names the key
-# by its ARN: the key's reads go out together)
+# GetPipeline -> BatchGetProjects -> (the fact store) ListObjectsV2 of the artifact prefix ->
+# HeadObject -> DescribeKey with GetKeyPolicy, ListGrants, ListAliases, ListResourceTags (the head
+# names the key by its ARN: the key's reads go out together; read ahead from the bucket default,
+# they sit beside the heads instead). What each profile's account needs whatever the pipeline
+# says (identity, bucket list, SCPs, VPC endpoints) is read beside GetPipeline, off this chain.
 PIPELINE_DEPTH = 5
 
 
@@ -239,9 +242,46 @@ def test_the_aws_phase_is_as_deep_as_its_longest_chain(pipeline_box, run_cli):
     assert result.exit_code == 0, result.stderr
     chain = tracer.longest_chain
     assert chain[:2] == ("codepipeline:GetPipeline", "codebuild:BatchGetProjects")
-    # At most: a fact another thread is already reading (the store's once-only facts) is waited
-    # for out of the tracer's sight, so which thread reads it first can only shorten the count.
     assert tracer.depth <= PIPELINE_DEPTH, chain
+
+
+def test_each_profiles_identity_and_bucket_list_are_read_beside_get_pipeline(
+    pipeline_box, run_cli, aws_faults
+):
+    """The profiles are known before the first call: their identities and bucket lists do not
+    wait for the pipeline definition. moto answers at once, so GetPipeline is held until all
+    asked (and each account's SCP walk has started), as the round trip to AWS would hold it; a
+    run that read them only after the definition would never let it through (until the bound)
+    and count them deeper."""
+    from bench.depth import DepthTracer
+
+    box = pipeline_box("healthy-cross-account-pipeline")
+    # per profile (tooling, dev, staging, prod): its identity, its bucket list, and, once its
+    # account is known, the start of its SCP walk
+    per_profile = {"sts:GetCallerIdentity", "s3:ListBuckets", "organizations:DescribeOrganization"}
+    asked: list[str] = []
+    all_asked = threading.Event()
+
+    def hold_get_pipeline(operation: str) -> None:
+        if operation in per_profile:
+            asked.append(operation)
+            if len(asked) == 3 * 4:
+                all_asked.set()
+        elif operation == "codepipeline:GetPipeline":
+            all_asked.wait(timeout=10)
+
+    aws_faults.observers.append(hold_get_pipeline)
+    with DepthTracer() as tracer:
+        result = run_cli(*args(box, "--no-probe", "--format", "json"))
+    assert result.exit_code == 0, result.stderr
+    assert all_asked.is_set()
+    depths: dict[str, list[int]] = {}
+    for operation, depth, _ in tracer.records:
+        depths.setdefault(operation, []).append(depth)
+    assert depths["codepipeline:GetPipeline"] == [1]
+    assert depths["sts:GetCallerIdentity"] == [1, 1, 1, 1]
+    assert depths["s3:ListBuckets"] == [1, 1, 1, 1]
+    assert depths["organizations:DescribeOrganization"] == [2, 2, 2, 2]
 
 
 def test_healthy_execution_each_reading_role_gets_one_byte_of_its_real_artifact(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kmsdoctor import aws
-from kmsdoctor.aws import session_for
+from kmsdoctor.aws import Sessions
 from kmsdoctor.collect.pipeline import PipelineUndecidable, collect_pipeline
 from kmsdoctor.errors import EXIT_UNKNOWN, EXIT_USAGE, UsageError
 from moto_fixtures.pipeline import ACCOUNTS, BUCKET, PIPELINE, PROJECT, pipeline_scenario
@@ -19,10 +19,8 @@ PERMISSIONS = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"
 TOOLING = ACCOUNTS["tooling"]
 
 
-def collect(execution: str | None = None, session_for_account=lambda account: None):
-    return collect_pipeline(
-        session_for("tooling", None), PIPELINE, None, session_for_account, execution
-    )
+def collect(execution: str | None = None):
+    return collect_pipeline(Sessions(["tooling"], None), "tooling", PIPELINE, None, {}, execution)
 
 
 def test_reads_the_stores_actions_and_build_project_of_the_reference_pipeline(
@@ -82,7 +80,7 @@ def test_an_execution_id_is_read_without_listing_executions(pipeline_box, aws_fa
 def test_a_pipeline_that_does_not_exist_is_one_line_exit_2(pipeline_box):
     pipeline_box("healthy-cross-account-pipeline")
     with pytest.raises(UsageError) as raised:
-        collect_pipeline(session_for("tooling", None), "no-such-pipeline", None, lambda a: None)
+        collect_pipeline(Sessions(["tooling"], None), "tooling", "no-such-pipeline", None, {})
     assert raised.value.exit_code == EXIT_USAGE
     assert str(raised.value) == (
         "no pipeline 'no-such-pipeline' in Region eu-west-1 of the account of profile 'tooling'"
