@@ -55,10 +55,13 @@ def collect_pipeline(
     region: str | None,
     account_profiles: Mapping[str, str],
     execution: str | None = None,
+    on_definition: Callable[[PipelineDefinition], None] | None = None,
 ) -> PipelineFacts:
     """Read pipeline `name` through `profile` (the pipeline account's); the CodeBuild projects
     of other accounts through their `account_profiles` (account id -> profile); with
-    `execution` ("latest" or an execution id) the real artifact objects of that execution."""
+    `execution` ("latest" or an execution id) the real artifact objects of that execution.
+    `on_definition` is called with the definition as soon as it is read, while the projects
+    are (the caller may start reading what the definition names)."""
     session = sessions.session(profile)
     region = region or session.region_name
     if not region:
@@ -70,7 +73,11 @@ def collect_pipeline(
     def definition_and_projects() -> tuple[PipelineDefinition, dict[tuple[str, str], Any]]:
         definition = read_definition(codepipeline, name, region, profile_label(session))
         profiles = {**account_profiles, definition.account: profile}
-        return definition, read_projects(definition, sessions, profiles)
+        projects, _ = parallel(
+            lambda: read_projects(definition, sessions, profiles),
+            lambda: on_definition(definition) if on_definition is not None else None,
+        )
+        return definition, projects
 
     def execution_objects() -> tuple[Execution | None, str | None]:
         if execution is None:

@@ -127,6 +127,9 @@ SERVICE_LIMITS: dict[str, int] = {
 # Threads that run the chains (a head then its key, a principal then its policies, ...). The
 # service limits, not this, bound what AWS sees.
 _CHAIN_WORKERS = 48
+# Threads of the reads started before the questions are known (a pipeline's profiles, then what
+# its definition names): a few dozen chains at most.
+_AHEAD_WORKERS = 32
 
 
 @dataclass(frozen=True)
@@ -614,10 +617,33 @@ class FactCollection:
         AWS first (`pipeline` reads the definition) has these in flight meanwhile; `run()` then
         finds each fact read, or being read, once."""
         self._ahead_pool = ThreadPoolExecutor(
-            max_workers=max(1, len(profiles)), thread_name_prefix="kmsdoctor-ahead"
+            max_workers=_AHEAD_WORKERS, thread_name_prefix="kmsdoctor-ahead"
         )
         for profile in profiles:
             self._ahead_pool.submit(self._profile_ahead, profile)
+
+    def read_questions_ahead(
+        self, questions: list[Question], profiles: dict[str, str | None], prefixes: bool = True
+    ) -> None:
+        """Start, in the background, what some of the questions need before all are known:
+        their principals (entity, policies, SCPs, VPC endpoints), their buckets, and (with
+        `prefixes`) their prefix listings. `profiles` adds accounts learnt meanwhile (the
+        pipeline's own); the plan later given to `collect` must read them the same way. Needs
+        `read_profiles_ahead` first (its pool)."""
+        pool = self._ahead_pool
+        assert pool is not None, "read_profiles_ahead() first"
+        for account, profile in profiles.items():
+            self.plan.profiles.setdefault(account, profile)
+        # The longest chains first: a listing is followed by its heads.
+        if prefixes:
+            for question in questions:
+                if question.prefix is not None:
+                    pool.submit(self.listing, question.bucket, question.prefix)
+        for bucket in dict.fromkeys(q.bucket for q in questions):
+            pool.submit(self.bucket, bucket)
+        for principal in dict.fromkeys(q.principal for q in questions):
+            pool.submit(self.principal, principal)
+            pool.submit(self.caller_account, principal)
 
     def _profile_ahead(self, profile: str | None) -> None:
         def account_reads() -> None:

@@ -194,6 +194,17 @@ def run_pipeline(request: PipelineRequest) -> PipelineReport:
             sessions,
         )
         collection.read_profiles_ahead(sessions.profiles)
+
+    def read_ahead(definition: PipelineDefinition) -> None:
+        # What the definition alone names (every principal but the CodeBuild projects' service
+        # roles, the stores' buckets, and without --execution the artifact prefix) is read
+        # while BatchGetProjects is in flight.
+        if collection is None:
+            return
+        known = questions_for(plan_accesses(definition, {}))
+        own = {definition.account: request.source_profile}
+        collection.read_questions_ahead(known, own, prefixes=request.execution is None)
+
     try:
         facts = collect_pipeline(
             sessions,
@@ -202,6 +213,7 @@ def run_pipeline(request: PipelineRequest) -> PipelineReport:
             request.region,
             request.account_profiles,
             request.execution,
+            on_definition=read_ahead,
         )
         definition = facts.definition
         accesses = plan_accesses(definition, facts.projects, facts.execution, facts.execution_error)

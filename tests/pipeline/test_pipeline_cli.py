@@ -284,6 +284,41 @@ def test_each_profiles_identity_and_bucket_list_are_read_beside_get_pipeline(
     assert depths["organizations:DescribeOrganization"] == [2, 2, 2, 2]
 
 
+def test_what_the_definition_names_is_read_while_the_build_projects_are(
+    pipeline_box, run_cli, aws_faults
+):
+    """Seven of the eight roles (all but the CodeBuild project's service role) and the artifact
+    prefix are named by the definition: they are read while BatchGetProjects is in flight, held
+    here until they are asked (moto answers at once); only the CodeBuild role waits for it."""
+    from bench.depth import DepthTracer
+
+    box = pipeline_box("healthy-cross-account-pipeline")
+    asked: list[str] = []
+    all_asked = threading.Event()
+
+    def hold_batch_get_projects(operation: str) -> None:
+        if operation in ("iam:GetRole", "s3:ListObjectsV2"):
+            asked.append(operation)
+            if asked.count("iam:GetRole") >= 7 and "s3:ListObjectsV2" in asked:
+                all_asked.set()
+        elif operation == "codebuild:BatchGetProjects":
+            all_asked.wait(timeout=10)
+
+    aws_faults.observers.append(hold_batch_get_projects)
+    with DepthTracer() as tracer:
+        result = run_cli(*args(box, "--no-probe", "--format", "json"))
+    assert result.exit_code == 0, result.stderr
+    assert all_asked.is_set()
+    get_roles = sorted(
+        (depth, chain[-1])
+        for operation, depth, chain in tracer.records
+        if operation == "iam:GetRole"
+    )
+    assert [depth for depth, _ in get_roles] == [2] * 7 + [3]
+    listings = {depth for operation, depth, _ in tracer.records if operation == "s3:ListObjectsV2"}
+    assert listings == {2}
+
+
 def test_healthy_execution_each_reading_role_gets_one_byte_of_its_real_artifact(
     pipeline_box, run_cli, aws_faults
 ):
