@@ -41,6 +41,7 @@ from kmsdoctor.concurrency import Once
 from kmsdoctor.errors import UsageError
 from kmsdoctor.logs import AWS_LOGGER
 from kmsdoctor.redact import redact
+from kmsdoctor.service_models import use_slim_models
 from kmsdoctor.snapshot import CallError
 
 log = logging.getLogger(AWS_LOGGER)
@@ -245,6 +246,7 @@ def share_model_loader(session: boto3.Session) -> None:
         if _shared_loader is None:
             _shared_loader = botocore_session.get_component("data_loader")
             _list_services_once(_shared_loader)
+            use_slim_models(_shared_loader, ALLOWED_OPERATIONS)
         else:
             botocore_session.register_component("data_loader", _shared_loader)
 
@@ -382,11 +384,7 @@ class Sessions:
 
 def _refuse_unlisted_operations(service: str):
     def refuse(model: Any, **_: Any) -> None:
-        operation = f"{service}:{model.name}"
-        if operation not in ALLOWED_OPERATIONS:
-            raise OperationNotAllowed(
-                f"{operation} is not on kmsdoctor's allow-list of read-only operations"
-            )
+        _refuse_off_list(f"{service}:{model.name}")
 
     return refuse
 
@@ -422,6 +420,7 @@ def call(aws_client: Any, operation: str, **params: Any) -> CallResult:
     Returns the response, or the error as a CallError. Raises UsageError for credential
     problems and OperationNotAllowed for an operation off the allow-list.
     """
+    _refuse_unlisted(aws_client, operation)
     method = getattr(aws_client, xform_name(operation))
     return _run(aws_client, operation, lambda: method(**params))
 
@@ -436,6 +435,7 @@ def call_pages(
     A throttled page restarts the listing (the retry wraps the whole walk), which keeps the
     result consistent and costs little for the short lists kmsdoctor reads.
     """
+    _refuse_unlisted(aws_client, operation)
     paginator = aws_client.get_paginator(xform_name(operation))
     keys = (result_key,) if isinstance(result_key, str) else result_key
 
@@ -447,6 +447,19 @@ def call_pages(
         return dict(items)
 
     return _run(aws_client, operation, walk)
+
+
+def _refuse_unlisted(aws_client: Any, operation: str) -> None:
+    """An operation off the allow-list is refused by name, before the client is asked for it: a
+    client on a slim model (service_models.py) does not even have it."""
+    _refuse_off_list(f"{aws_client.meta.service_model.service_name}:{operation}")
+
+
+def _refuse_off_list(operation: str) -> None:
+    if operation not in ALLOWED_OPERATIONS:
+        raise OperationNotAllowed(
+            f"{operation} is not on kmsdoctor's allow-list of read-only operations"
+        )
 
 
 def _run(aws_client: Any, operation: str, fn: Any) -> CallResult:

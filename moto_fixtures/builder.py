@@ -59,8 +59,6 @@ from typing import Any
 
 import boto3
 
-from kmsdoctor.aws import share_model_loader
-
 SCENARIOS_DIR = Path(__file__).parent / "scenarios"
 PROFILE_SOURCE = "a"
 PROFILE_TARGET = "b"
@@ -237,11 +235,20 @@ def build_scenario(scenario: dict[str, Any], workdir: Path) -> Sandbox:
     )
 
 
+_BUILD_LOADER: Any = None
+
+
 def _shared_session(region: str) -> boto3.Session:
-    """One boto3 session for every client of a build, reading service models through
-    kmsdoctor's process-wide loader: each model is parsed once, not per client or build."""
+    """One boto3 session for every client of a build, reading service models through one
+    process-wide loader: each model is parsed once, not per client or build. Not kmsdoctor's
+    loader: that one answers slim models, with kmsdoctor's read-only operations only
+    (kmsdoctor/service_models.py), and a build writes."""
+    global _BUILD_LOADER
     session = boto3.Session(region_name=region)
-    share_model_loader(session)
+    if _BUILD_LOADER is None:
+        _BUILD_LOADER = session._session.get_component("data_loader")
+    else:
+        session._session.register_component("data_loader", _BUILD_LOADER)
     return session
 
 

@@ -20,7 +20,9 @@ run in-process in the collector and trust tests.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 # import `moto_fixtures`, `bench` and `tests.*` from there.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# kmsdoctor's slim service models (kmsdoctor/service_models.py) in a directory of this run's own,
+# not the user's cache; the CLI run as a subprocess inherits it.
+os.environ.setdefault("KMSDOCTOR_MODEL_CACHE", tempfile.mkdtemp(prefix="kmsdoctor-models-"))
 
 import botocore.client  # noqa: E402
 

@@ -36,12 +36,29 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_guard_sees_a_kmsdoctor_client_attempt_an_off_list_write(fake_aws, read_only_guard):
-    s3 = aws.client(aws.session_for(None, REGION), "s3")
+    """A client kmsdoctor makes on botocore's full model (a session of its own loader) has
+    PutObject: its before-call handler refuses it, and the guard sees the attempt."""
+    s3 = aws.client(boto3.Session(region_name=REGION), "s3")
     with pytest.raises(aws.OperationNotAllowed, match="s3:PutObject"):
-        aws.call(s3, "PutObject", Bucket="any", Key="x", Body=b"x")
+        s3.put_object(Bucket="any", Key="x", Body=b"x")
     (attempt,) = read_only_guard.take_off_list()
     assert attempt.operation == "s3:PutObject"
     assert attempt.made_by == "kmsdoctor.aws.client"
+
+
+def test_a_kmsdoctor_session_client_cannot_even_express_an_off_list_write(
+    fake_aws, read_only_guard
+):
+    """Sessions kmsdoctor opens read slim models (kmsdoctor/service_models.py): their clients
+    have the allow-listed operations only, and `call` refuses any other by name, before the
+    client is asked for it, so nothing reaches AWS."""
+    s3 = aws.client(aws.session_for(None, REGION), "s3")
+    assert not hasattr(s3, "put_object") and hasattr(s3, "head_object")
+    with pytest.raises(aws.OperationNotAllowed, match="s3:PutObject"):
+        aws.call(s3, "PutObject", Bucket="any", Key="x", Body=b"x")
+    with pytest.raises(aws.OperationNotAllowed, match="s3:ListObjectVersions"):
+        aws.call_pages(s3, "ListObjectVersions", "Versions", Bucket="any")
+    assert read_only_guard.take_off_list() == []
 
 
 def test_guard_catches_kmsdoctor_code_that_bypasses_aws_client(fake_aws, read_only_guard):
