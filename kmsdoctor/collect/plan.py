@@ -632,8 +632,8 @@ class FactCollection:
         `read_profiles_ahead` first (its pool)."""
         pool = self._ahead_pool
         assert pool is not None, "read_profiles_ahead() first"
-        for account, profile in profiles.items():
-            self.plan.profiles.setdefault(account, profile)
+        # A new plan, not the old one's dict changed: threads reading ahead may be iterating it.
+        self.plan = dataclasses.replace(self.plan, profiles={**profiles, **self.plan.profiles})
         # The longest chains first: a listing is followed by its heads.
         if prefixes:
             for question in questions:
