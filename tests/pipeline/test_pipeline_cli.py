@@ -245,39 +245,49 @@ def test_the_aws_phase_is_as_deep_as_its_longest_chain(pipeline_box, run_cli):
     assert tracer.depth <= PIPELINE_DEPTH, chain
 
 
-def test_each_profiles_identity_and_bucket_list_are_read_beside_get_pipeline(
-    pipeline_box, run_cli, aws_faults
-):
-    """The profiles are known before the first call: their identities and bucket lists do not
-    wait for the pipeline definition. moto answers at once, so GetPipeline is held until all
-    asked (and each account's SCP walk has started), as the round trip to AWS would hold it; a
-    run that read them only after the definition would never let it through (until the bound)
-    and count them deeper."""
+def depths_holding(box, run_cli, aws_faults, held: str, ready) -> dict[str, list[int]]:
+    """Run the pipeline (`--no-probe`) with operation `held` held until `ready(asked)` holds for
+    the operations asked so far, as the round trip to AWS would hold it (moto answers at once):
+    a run that asked them only after `held` answered would sit out the bound, then count them
+    deeper. Returns the dependency depths of each operation's calls (bench/depth.py), sorted."""
     from bench.depth import DepthTracer
 
-    box = pipeline_box("healthy-cross-account-pipeline")
-    # per profile (tooling, dev, staging, prod): its identity, its bucket list, and, once its
-    # account is known, the start of its SCP walk
-    per_profile = {"sts:GetCallerIdentity", "s3:ListBuckets", "organizations:DescribeOrganization"}
     asked: list[str] = []
     all_asked = threading.Event()
 
-    def hold_get_pipeline(operation: str) -> None:
-        if operation in per_profile:
-            asked.append(operation)
-            if len(asked) == 3 * 4:
-                all_asked.set()
-        elif operation == "codepipeline:GetPipeline":
+    def hold(operation: str) -> None:
+        if operation == held:
             all_asked.wait(timeout=10)
+            return
+        asked.append(operation)
+        if ready(asked):
+            all_asked.set()
 
-    aws_faults.observers.append(hold_get_pipeline)
+    aws_faults.observers.append(hold)
     with DepthTracer() as tracer:
         result = run_cli(*args(box, "--no-probe", "--format", "json"))
     assert result.exit_code == 0, result.stderr
-    assert all_asked.is_set()
+    assert all_asked.is_set(), asked
     depths: dict[str, list[int]] = {}
     for operation, depth, _ in tracer.records:
         depths.setdefault(operation, []).append(depth)
+    return {operation: sorted(found) for operation, found in depths.items()}
+
+
+def test_each_profiles_identity_and_bucket_list_are_read_beside_get_pipeline(
+    pipeline_box, run_cli, aws_faults
+):
+    """The profiles (tooling, dev, staging, prod) are known before the first call: their
+    identities and bucket lists, and each account's SCP walk once its identity answers, do not
+    wait for the pipeline definition."""
+    per_profile = ("sts:GetCallerIdentity", "s3:ListBuckets", "organizations:DescribeOrganization")
+    depths = depths_holding(
+        pipeline_box("healthy-cross-account-pipeline"),
+        run_cli,
+        aws_faults,
+        "codepipeline:GetPipeline",
+        lambda asked: all(asked.count(operation) >= 4 for operation in per_profile),
+    )
     assert depths["codepipeline:GetPipeline"] == [1]
     assert depths["sts:GetCallerIdentity"] == [1, 1, 1, 1]
     assert depths["s3:ListBuckets"] == [1, 1, 1, 1]
@@ -288,35 +298,17 @@ def test_what_the_definition_names_is_read_while_the_build_projects_are(
     pipeline_box, run_cli, aws_faults
 ):
     """Seven of the eight roles (all but the CodeBuild project's service role) and the artifact
-    prefix are named by the definition: they are read while BatchGetProjects is in flight, held
-    here until they are asked (moto answers at once); only the CodeBuild role waits for it."""
-    from bench.depth import DepthTracer
-
-    box = pipeline_box("healthy-cross-account-pipeline")
-    asked: list[str] = []
-    all_asked = threading.Event()
-
-    def hold_batch_get_projects(operation: str) -> None:
-        if operation in ("iam:GetRole", "s3:ListObjectsV2"):
-            asked.append(operation)
-            if asked.count("iam:GetRole") >= 7 and "s3:ListObjectsV2" in asked:
-                all_asked.set()
-        elif operation == "codebuild:BatchGetProjects":
-            all_asked.wait(timeout=10)
-
-    aws_faults.observers.append(hold_batch_get_projects)
-    with DepthTracer() as tracer:
-        result = run_cli(*args(box, "--no-probe", "--format", "json"))
-    assert result.exit_code == 0, result.stderr
-    assert all_asked.is_set()
-    get_roles = sorted(
-        (depth, chain[-1])
-        for operation, depth, chain in tracer.records
-        if operation == "iam:GetRole"
+    prefix are named by the definition: they are read while BatchGetProjects is in flight; only
+    the CodeBuild role waits for it."""
+    depths = depths_holding(
+        pipeline_box("healthy-cross-account-pipeline"),
+        run_cli,
+        aws_faults,
+        "codebuild:BatchGetProjects",
+        lambda asked: asked.count("iam:GetRole") >= 7 and "s3:ListObjectsV2" in asked,
     )
-    assert [depth for depth, _ in get_roles] == [2] * 7 + [3]
-    listings = {depth for operation, depth, _ in tracer.records if operation == "s3:ListObjectsV2"}
-    assert listings == {2}
+    assert depths["iam:GetRole"] == [2] * 7 + [3]
+    assert set(depths["s3:ListObjectsV2"]) == {2}
 
 
 def test_healthy_execution_each_reading_role_gets_one_byte_of_its_real_artifact(
