@@ -100,7 +100,12 @@ def cache_dir() -> Path | None:
         return None
     if configured:
         return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        home = Path(os.path.expanduser("~"))
+        if not home.is_absolute():
+            return None  # no home directory: a "~" folder in the working directory it is not
+        base = str(home / ".cache")
     return Path(base, "kmsdoctor", "models")
 
 

@@ -153,3 +153,10 @@ def test_the_cache_lives_under_xdg_cache_home_unless_told_otherwise(monkeypatch,
     monkeypatch.delenv(service_models.CACHE_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert service_models.cache_dir() == Path(tmp_path, "kmsdoctor", "models")
+
+
+def test_without_a_home_directory_there_is_no_cache(monkeypatch):
+    monkeypatch.delenv(service_models.CACHE_ENV, raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(service_models.os.path, "expanduser", lambda path: path)
+    assert service_models.cache_dir() is None
