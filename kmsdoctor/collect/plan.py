@@ -252,6 +252,7 @@ class FactCollection:
         self.organization_trees: Once[str, OrganizationTree] = Once()
         self.vpc_endpoints: Once[str, Any] = Once()
         self._ahead_pool: ThreadPoolExecutor | None = None  # read_profiles_ahead()
+        self._ahead_stopped = threading.Event()  # close(failed=True): start no further step
 
     # --- profiles, sessions, clients -------------------------------------------------------
 
@@ -648,6 +649,8 @@ class FactCollection:
     def _profile_ahead(self, profile: str | None) -> None:
         def account_reads() -> None:
             account = self.identity(profile).account
+            if self._ahead_stopped.is_set():
+                return  # the run ended on an error meanwhile: its SCPs are no longer needed
             # The profile reads its own account unless the plan names another for it.
             if self.plan.profiles.get(account, profile) == profile:
                 self._caller_account_reads(account, profile)
@@ -668,6 +671,8 @@ class FactCollection:
         """Stop the reads started ahead: wait for them after a run, drop the queued ones (the
         calls in flight end on their own) after a failure or Ctrl-C."""
         pool, self._ahead_pool = self._ahead_pool, None
+        if failed:
+            self._ahead_stopped.set()
         if pool is not None:
             pool.shutdown(wait=not failed, cancel_futures=failed)
 

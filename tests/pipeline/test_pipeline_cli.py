@@ -145,6 +145,46 @@ def test_bad_input_is_one_line_and_exit_2_never_a_traceback(pipeline_box, run_cl
         assert "Traceback" not in result.stderr
 
 
+def test_a_pipeline_that_does_not_exist_starts_no_more_reads_ahead(
+    pipeline_box, run_cli, aws_faults, monkeypatch
+):
+    """The profiles' identities are asked beside GetPipeline; held here until the run has
+    ended on its one-line error, they find it ended and walk no organization: an error is not
+    followed by reads nobody will use."""
+    import time
+
+    from kmsdoctor.collect.plan import FactCollection
+
+    pipeline_box("healthy-cross-account-pipeline")
+    ended = threading.Event()
+    real_close = FactCollection.close
+
+    def close(self, failed: bool = False) -> None:
+        real_close(self, failed)
+        if failed:
+            ended.set()
+
+    monkeypatch.setattr(FactCollection, "close", close)
+
+    def hold_identities(operation: str) -> None:
+        if operation == "sts:GetCallerIdentity":
+            ended.wait(timeout=10)
+
+    aws_faults.observers.append(hold_identities)
+    aws_faults.calls.clear()
+    result = run_cli("pipeline", "--source-profile", "tooling", "--name", "no-such-pipeline")
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert ended.is_set()
+    deadline = time.monotonic() + 10  # the held reads finish in the background
+    while time.monotonic() < deadline and any(
+        t.name.startswith("kmsdoctor-ahead") for t in threading.enumerate()
+    ):
+        time.sleep(0.01)
+    assert aws_faults.calls.count("sts:GetCallerIdentity") == 1  # tooling, the one profile
+    assert not [call for call in aws_faults.calls if call.startswith("organizations:")]
+    assert "ec2:DescribeVpcEndpoints" not in aws_faults.calls
+
+
 def test_execution_latest_checks_the_real_objects_and_probes_them(
     pipeline_box, run_cli, aws_faults
 ):
