@@ -13,7 +13,13 @@ from pathlib import Path
 from tests.helpers.signals import default_sigint
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV_WITHOUT_CREDENTIALS = {"PATH": "/usr/bin:/bin", "HOME": str(ROOT), "LANG": "C.UTF-8"}
+ENV_WITHOUT_CREDENTIALS = {
+    "PATH": "/usr/bin:/bin",
+    "HOME": str(ROOT),
+    "LANG": "C.UTF-8",
+    # the slim service models in this run's directory (tests/conftest.py), not ROOT/.cache
+    "KMSDOCTOR_MODEL_CACHE": os.environ["KMSDOCTOR_MODEL_CACHE"],
+}
 
 
 def sandbox(*args: str, timeout: int = 120) -> subprocess.CompletedProcess[str]:
