@@ -230,7 +230,6 @@ class FactCollection:
         self.slots = {
             service: threading.BoundedSemaphore(limit) for service, limit in SERVICE_LIMITS.items()
         }
-        self._clients: Once[tuple[str | None, str, str], Any] = Once()
         self.identities: Once[str | None, CallResult] = Once()
         self.listed_buckets: Once[str | None, CallResult] = Once()
         self.owners: Once[str, tuple[str, Any]] = Once()  # bucket -> (account, profile)
@@ -271,14 +270,10 @@ class FactCollection:
         return None
 
     def client(self, profile: str | None, service: str, region: str | None = None) -> Any:
-        """One client per profile, service and Region, made by the first thread that needs it;
-        a thread asking for a client already made never waits for another being made."""
+        """The profile's client for the service in the Region (in the collection's Region by
+        default), behind the service's limit. `Sessions` makes each client once, by the first
+        thread that needs it."""
         region = region or self.region
-        return self._clients.get(
-            (profile, service, region), lambda: self._make_client(profile, service, region)
-        )
-
-    def _make_client(self, profile: str | None, service: str, region: str) -> Any:
         # Each service named literally: the read-only scan (tests/trust) checks them.
         for known in ("s3", "kms", "iam", "organizations", "sts", "ec2"):
             if known == service:

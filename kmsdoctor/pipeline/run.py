@@ -181,19 +181,23 @@ def run_pipeline(request: PipelineRequest) -> PipelineReport:
         [request.source_profile, *request.account_profiles.values()], request.region
     )
     region = request.region or sessions.session(request.source_profile).region_name
-    if region:
+    collection = None
+    if region:  # without one, collect_pipeline says so in one line
         # GetPipeline, then BatchGetProjects, is the run's first chain: its clients are made
         # before any background work competes for the interpreter.
         for service in ("codepipeline", "codebuild"):
             sessions.client(request.source_profile, service, region)
-    sessions.warm(_clients_ahead(request.source_profile, sessions.profiles))
-    collection = None
-    if region:  # without one, collect_pipeline says so in one line
+        sessions.warm(_clients_ahead(request.source_profile, sessions.profiles))
         collection = FactCollection(
             CollectionPlan(questions=[], profiles=dict(request.account_profiles), region=region),
             sessions,
         )
         collection.read_profiles_ahead(sessions.profiles)
+
+    def profiles_of(definition: PipelineDefinition) -> dict[str, str | None]:
+        # The pipeline's account is read through the source profile unless
+        # --account-profile names another for it.
+        return {definition.account: request.source_profile, **request.account_profiles}
 
     def read_ahead(definition: PipelineDefinition) -> None:
         # What the definition alone names (every principal but the CodeBuild projects' service
@@ -202,8 +206,9 @@ def run_pipeline(request: PipelineRequest) -> PipelineReport:
         if collection is None:
             return
         known = questions_for(plan_accesses(definition, {}))
-        own = {definition.account: request.source_profile}
-        collection.read_questions_ahead(known, own, prefixes=request.execution is None)
+        collection.read_questions_ahead(
+            known, profiles_of(definition), prefixes=request.execution is None
+        )
 
     try:
         facts = collect_pipeline(
@@ -219,8 +224,7 @@ def run_pipeline(request: PipelineRequest) -> PipelineReport:
         accesses = plan_accesses(definition, facts.projects, facts.execution, facts.execution_error)
         questions = questions_for(accesses)
 
-        profiles: dict[str, str | None] = {definition.account: request.source_profile}
-        profiles.update(request.account_profiles)
+        profiles = profiles_of(definition)
         notes: list[str] = []
         for account in principals_by_account(accesses):
             if account not in profiles:
