@@ -25,12 +25,13 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import botocore
+
+from kmsdoctor.concurrency import Once
 
 CACHE_ENV = "KMSDOCTOR_MODEL_CACHE"
 _FORMAT = 1  # bump when slim_model changes what it keeps
@@ -121,8 +122,9 @@ def use_slim_models(loader: Any, allowed_operations: Iterable[str]) -> None:
         by_service.setdefault(service, []).append(operation)
     load_full = loader.load_service_model
     paths = "\n".join(str(path) for path in getattr(loader, "search_paths", []))
-    loaded: dict[str, dict[str, Any]] = {}
-    lock = threading.Lock()
+    # One thread makes a service's slim model; the others asking for it wait, those asking for
+    # another service do not.
+    loaded: Once[str, dict[str, Any]] = Once()
 
     def load_service_model(
         service_name: str, type_name: str, api_version: str | None = None
@@ -130,13 +132,15 @@ def use_slim_models(loader: Any, allowed_operations: Iterable[str]) -> None:
         operations = by_service.get(service_name)
         if type_name != "service-2" or api_version is not None or operations is None:
             return load_full(service_name, type_name, api_version)
-        with lock:  # one thread makes a service's slim model; the others wait for it
-            if service_name not in loaded:
-                path = directory / _file_name(service_name, operations, paths)
-                loaded[service_name] = _read(path) or _make_and_write(
-                    path, lambda: load_full(service_name, type_name), operations
-                )
-            return loaded[service_name]
+
+        def read_or_make() -> dict[str, Any]:
+            path = directory / _file_name(service_name, operations, paths)
+            made = _read(path)
+            if made is None:
+                made = _make_and_write(path, lambda: load_full(service_name, type_name), operations)
+            return made
+
+        return loaded.get(service_name, read_or_make)
 
     loader.load_service_model = load_service_model
 
